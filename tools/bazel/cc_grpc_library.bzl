@@ -9,7 +9,7 @@ load("@rules_cc//cc:defs.bzl", "cc_library")
 def _strip_proto(path):
     return path[:-len(".proto")]
 
-def cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = None):
+def cc_grpc_library(name, srcs, deps = [], libs = [], grpc = True, headers_only = False, visibility = None):
     """Generates and compiles C++ for srcs.
 
     The package directory is the import root: a package at protos/ holding
@@ -20,7 +20,12 @@ def cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = None):
       name: the cc_library target.
       srcs: .proto files below this package.
       deps: other cc_grpc_library targets whose protos srcs import.
+      libs: further cc_library dependencies (not protos).
       grpc: whether to generate service stubs.
+      headers_only: compile none of the generated code, only offer its
+        headers; for protos a system library already carries compiled (such
+        as gRPC's reflection service in libgrpc++_reflection), where a second
+        copy would register the same descriptors twice and abort at startup.
       visibility: as usual.
     """
     repo = native.repository_name()
@@ -50,19 +55,26 @@ def cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = None):
         (import_dir + "/" + src) if import_dir != "." else src
         for src in srcs
     ])
+    # The .proto files of this target and of every target it depends on, so
+    # protoc finds imported files inside the sandbox.
+    native.filegroup(
+        name = name + "_protos",
+        srcs = srcs + [dep + "_protos" for dep in deps],
+        visibility = visibility,
+    )
     native.genrule(
         name = name + "_gen",
-        srcs = srcs,
+        srcs = [":" + name + "_protos"],
         outs = outs,
         cmd = cmd,
         message = "protoc " + " ".join(srcs),
     )
     cc_library(
         name = name,
-        srcs = [o for o in outs if o.endswith(".cc")],
+        srcs = [] if headers_only else [o for o in outs if o.endswith(".cc")],
         hdrs = [o for o in outs if o.endswith(".h")],
         includes = ["."],
-        deps = deps + [
+        deps = deps + libs + [
             "@system//:grpc",
             "@system//:protobuf",
         ],

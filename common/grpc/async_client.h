@@ -1,0 +1,155 @@
+// AsyncClient<Service>: calls another service over the completion-queue API.
+//
+//   ClientQueue queue;                                   // one poller thread
+//   AsyncClient<v1::Admin> admin(channel, &queue);
+//   admin.Call(&v1::Admin::Stub::PrepareAsyncGetStatus, request,
+//              [](absl::StatusOr<v1::GetStatusResponse> reply) { ... });
+//   // On a thread that may block (CLI, tests, a worker):
+//   absl::StatusOr<v1::GetStatusResponse> reply =
+//       admin.CallBlocking(&v1::Admin::Stub::PrepareAsyncGetStatus, request);
+//   // Server streaming: one callback per message, one at the end.
+//   StreamHandle watch = health.Stream(&Health::Stub::PrepareAsyncWatch, request,
+//       [](const HealthCheckResponse& update) { ... },
+//       [](absl::Status status) { ... });
+//   watch.Cancel();
+//
+// Every call has a deadline: the one in CallOptions, or the client's
+// default. Callbacks run on the queue's poller thread and must not block.
+// A call started after the queue began shutting down fails at once with
+// UNAVAILABLE, on the calling thread.
+#ifndef COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
+#define COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
+
+#include <memory>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/grpc/client_calls.h"
+#include "common/grpc/client_queue.h"
+
+namespace coffer::grpc_util {
+
+struct CallOptions {
+  // Zero: the client's default deadline.
+  absl::Duration timeout = absl::ZeroDuration();
+  // Extra request metadata ("authorization": "Bearer ...").
+  std::vector<std::pair<std::string, std::string>> metadata;
+  // Wait for the channel to connect instead of failing fast.
+  bool wait_for_ready = false;
+};
+
+// A started server-streaming call; Cancel() ends it early (its done
+// callback then reports CANCELLED). Cheap to copy; safe after the call ended.
+class StreamHandle {
+ public:
+  StreamHandle() = default;
+  explicit StreamHandle(std::shared_ptr<grpc::ClientContext> context)
+      : context_(std::move(context)) {}
+  void Cancel() {
+    if (context_) context_->TryCancel();
+  }
+
+ private:
+  std::shared_ptr<grpc::ClientContext> context_;
+};
+
+template <typename Service>
+class AsyncClient {
+ public:
+  using Stub = typename Service::Stub;
+
+  // `queue` must outlive the client and every call it started.
+  AsyncClient(std::shared_ptr<grpc::Channel> channel, ClientQueue* queue,
+              absl::Duration default_timeout = absl::Seconds(10))
+      : channel_(std::move(channel)),
+        stub_(Service::NewStub(channel_)),
+        queue_(queue),
+        default_timeout_(default_timeout) {}
+
+  template <typename Request, typename Reply>
+  using UnaryPrepare = std::unique_ptr<grpc::ClientAsyncResponseReader<Reply>> (
+      Stub::*)(grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
+
+  template <typename Request, typename Reply>
+  using StreamPrepare = std::unique_ptr<grpc::ClientAsyncReader<Reply>> (Stub::*)(
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
+
+  // Starts a unary call; `done` runs once, on the poller thread (or on this
+  // thread if the queue is shutting down).
+  template <typename Request, typename Reply>
+  void Call(UnaryPrepare<Request, Reply> prepare, const Request& request,
+            std::type_identity_t<absl::AnyInvocable<void(absl::StatusOr<Reply>) &&>> done,
+            const CallOptions& options = {}) {
+    auto* call = new ClientUnaryCall<Reply>(queue_, std::move(done));
+    Configure(call->context(), options);
+    call->Start([&](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
+      return (stub_.get()->*prepare)(context, request, cq);
+    });
+  }
+
+  // The same, waiting for the reply. Never from a poller thread.
+  template <typename Request, typename Reply>
+  absl::StatusOr<Reply> CallBlocking(UnaryPrepare<Request, Reply> prepare,
+                                     const Request& request, const CallOptions& options = {}) {
+    if (queue_->OnPollerThread()) {
+      return absl::FailedPreconditionError("blocking call from a completion-queue poller");
+    }
+    absl::Notification finished;
+    absl::StatusOr<Reply> result;
+    Call<Request, Reply>(
+        prepare, request,
+        [&](absl::StatusOr<Reply> reply) {
+          result = std::move(reply);
+          finished.Notify();
+        },
+        options);
+    finished.WaitForNotification();
+    return result;
+  }
+
+  // Starts a server-streaming call: `on_message` for each message, then
+  // `on_done` once with the final status. Both on the poller thread.
+  template <typename Request, typename Reply>
+  StreamHandle Stream(StreamPrepare<Request, Reply> prepare, const Request& request,
+                      std::type_identity_t<absl::AnyInvocable<void(const Reply&)>> on_message,
+                      std::type_identity_t<absl::AnyInvocable<void(absl::Status) &&>> on_done,
+                      const CallOptions& options = {}) {
+    auto* call = new ClientStreamCall<Reply>(queue_, std::move(on_message), std::move(on_done));
+    Configure(call->context(), options);
+    StreamHandle handle(call->shared_context());
+    call->Start([&](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
+      return (stub_.get()->*prepare)(context, request, cq);
+    });
+    return handle;
+  }
+
+  Stub& stub() { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  void Configure(grpc::ClientContext* context, const CallOptions& options) const {
+    absl::Duration timeout =
+        options.timeout > absl::ZeroDuration() ? options.timeout : default_timeout_;
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context->set_wait_for_ready(options.wait_for_ready);
+    for (const auto& [key, value] : options.metadata) context->AddMetadata(key, value);
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stub> stub_;
+  ClientQueue* queue_;
+  absl::Duration default_timeout_;
+};
+
+}  // namespace coffer::grpc_util
+
+#endif  // COFFER_COMMON_GRPC_ASYNC_CLIENT_H_

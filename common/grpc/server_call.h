@@ -1,0 +1,146 @@
+// The part of a server call object that does not depend on its message
+// types: reference counting, cancellation, admission and metrics. UnaryCall
+// and ServerStreamCall build on it.
+//
+// Ownership. A call object owns itself and is freed when its reference
+// count drops to zero. One reference is held by
+//   - each operation whose tag is inside a completion queue (request,
+//     notify-when-done, write, finish), released when the tag comes back;
+//   - the handler's Done or ServerWriter, released when that is consumed or
+//     destroyed.
+// So a call is never freed while any of its tags is still in a queue, nor
+// while a handler can still reach it.
+//
+// Crash or handle: anything a client, an upstream or the network can cause
+// (cancellation, deadlines, a queue shutting down, malformed requests) is
+// handled and reported as a Status. A broken invariant of the framework
+// itself (a reference count below zero) aborts.
+#ifndef COFFER_COMMON_GRPC_SERVER_CALL_H_
+#define COFFER_COMMON_GRPC_SERVER_CALL_H_
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/grpc/call_context.h"
+#include "common/grpc/completion_tag.h"
+#include "common/grpc/in_flight_limiter.h"
+#include "common/grpc/method_metrics.h"
+#include "common/grpc/server_queue.h"
+
+namespace coffer::grpc_util {
+
+// What every call of one registered method shares.
+class MethodBase {
+ public:
+  MethodBase(std::string name, InFlightLimiter& limiter, metrics::Registry& registry)
+      : metrics_(std::move(name), registry), limiter_(limiter) {}
+  virtual ~MethodBase() = default;
+
+  // Creates a call object and asks `queue` for the next call of this method.
+  virtual void Arm(ServerQueue& queue) = 0;
+
+  const std::string& name() const { return metrics_.method(); }
+  MethodMetrics& metrics() { return metrics_; }
+  InFlightLimiter& limiter() { return limiter_; }
+
+ private:
+  MethodMetrics metrics_;
+  InFlightLimiter& limiter_;
+};
+
+class ServerCall : public CallContext {
+ public:
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+
+  // CallContext
+  std::string_view method() const override { return method_.name(); }
+  absl::Time deadline() const override;
+  bool IsCancelled() const override { return cancelled_.load(std::memory_order_acquire); }
+  void OnCancel(absl::AnyInvocable<void() &&> callback) override;
+  grpc::ServerContext& server_context() override { return server_context_; }
+
+  // For debug-mode reports of the tags this call owns.
+  std::string_view Describe() const { return method_.name(); }
+
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Frees the call when this was the last reference.
+  void Unref();
+
+  // Ends the call with `status`. Called exactly once per admitted call, by
+  // the handler's Done or ServerWriter, from any thread.
+  virtual void FinishWith(absl::Status status) = 0;
+
+ protected:
+  ServerCall(MethodBase& method, ServerQueue& queue);
+  virtual ~ServerCall() = default;
+
+  // Registers the notify-when-done tag; call before requesting the call.
+  void NotifyWhenDone();
+
+  // First half of accepting a call, on the polling thread that received it:
+  // re-arms the method and takes an in-flight slot. False when the server is
+  // over its in-flight limit: the caller then answers RESOURCE_EXHAUSTED
+  // with RejectStatus() without running the handler.
+  [[nodiscard]] bool Accept();
+  absl::Status RejectStatus() const;
+
+  // Records the outcome of an admitted call (once) and frees its slot.
+  void RecordFinish(const absl::Status& status);
+
+  MethodBase& method_;
+  ServerQueue& queue_;
+  grpc::ServerContext server_context_;
+
+ private:
+  // The notify-when-done tag: comes back once the call is over, whether it
+  // finished or was cancelled, but only for a call that started (grpc#10136).
+  void OnDone(bool ok);
+
+  std::atomic<int> refs_{0};
+  std::atomic<bool> cancelled_{false};
+  absl::Time accepted_at_;
+  bool admitted_ = false;
+  std::atomic<bool> recorded_{false};
+  MemberTag<ServerCall, &ServerCall::OnDone> done_tag_{this};
+
+  absl::Mutex cancel_mu_;
+  absl::AnyInvocable<void() &&> on_cancel_ ABSL_GUARDED_BY(cancel_mu_);
+  bool done_ ABSL_GUARDED_BY(cancel_mu_) = false;
+};
+
+// A unary handler's way to answer: call it exactly once, from any thread,
+// after filling the reply. A second call is caught: it is logged, counted in
+// `grpc_server_done_misuse_total` and ignored. Dropping a Done without
+// calling it answers INTERNAL, so a call can never hang for lack of an
+// answer.
+class Done {
+ public:
+  explicit Done(ServerCall* call) : call_(call) {}
+  Done(Done&& other) noexcept
+      : call_(std::exchange(other.call_, nullptr)), called_(std::exchange(other.called_, false)) {}
+  Done& operator=(Done&& other) noexcept;
+  Done(const Done&) = delete;
+  Done& operator=(const Done&) = delete;
+  ~Done();
+
+  void operator()(absl::Status status);
+
+ private:
+  void Release();
+
+  ServerCall* call_;
+  bool called_ = false;
+};
+
+}  // namespace coffer::grpc_util
+
+#endif  // COFFER_COMMON_GRPC_SERVER_CALL_H_
