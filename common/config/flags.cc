@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -91,6 +92,14 @@ absl::Status ApplyEnvironmentFallbacks() {
 
 std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
+  // --help lists the project's flags (Abseil's default lists only those
+  // defined in the file holding main(), which here are none).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return !absl::StartsWith(path, "/") && !absl::StrContains(path, "absl/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   // Environment first, so that parsing argv afterwards overwrites it: the
   // command line wins without asking Abseil which flags it saw.
   const absl::Status env_status = ApplyEnvironmentFallbacks();

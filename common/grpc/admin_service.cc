@@ -2,10 +2,10 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
-#include "absl/time/clock.h"
 #include "common/grpc/metrics_report.h"
 #include "common/log/logging.h"
 
@@ -13,9 +13,8 @@ namespace coffer::grpc_util {
 
 using google::protobuf::util::TimeUtil;
 
-AdminService::AdminService(std::string service_name, std::string version,
-                           const AsyncServer& server, const HealthService& health,
-                           metrics::Registry& registry)
+AdminService::AdminService(std::string service_name, std::string version, const AsyncServer& server,
+                           const HealthService& health, metrics::Registry& registry)
     : service_name_(std::move(service_name)),
       version_(std::move(version)),
       server_(server),
@@ -31,8 +30,7 @@ void AdminService::Register(AsyncServer& server) {
   COFFER_GRPC_UNARY(server, async_service_, v1::Admin, Ping, this);
 }
 
-void AdminService::HandleGetMetrics(CallContext& /*context*/,
-                                    const v1::GetMetricsRequest& request,
+void AdminService::HandleGetMetrics(CallContext& /*context*/, const v1::GetMetricsRequest& request,
                                     v1::GetMetricsResponse* reply, Done done) {
   FillMetricsResponse(registry_, request.name_prefix(), reply);
   if (request.include_prometheus_text()) reply->set_prometheus_text(registry_.PrometheusText());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+
 #include "coffer/v1/admin.grpc.pb.h"
 #include "common/grpc/async_server.h"
 #include "common/grpc/health_service.h"

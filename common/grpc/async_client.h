@@ -20,19 +20,19 @@
 #ifndef COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
 #define COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
 
+#include <future>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include <grpcpp/grpcpp.h>
+
 #include "common/grpc/client_calls.h"
 #include "common/grpc/client_queue.h"
 
@@ -76,8 +76,8 @@ class AsyncClient {
         default_timeout_(default_timeout) {}
 
   template <typename Request, typename Reply>
-  using UnaryPrepare = std::unique_ptr<grpc::ClientAsyncResponseReader<Reply>> (
-      Stub::*)(grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
+  using UnaryPrepare = std::unique_ptr<grpc::ClientAsyncResponseReader<Reply>> (Stub::*)(
+      grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
 
   template <typename Request, typename Reply>
   using StreamPrepare = std::unique_ptr<grpc::ClientAsyncReader<Reply>> (Stub::*)(
@@ -98,22 +98,17 @@ class AsyncClient {
 
   // The same, waiting for the reply. Never from a poller thread.
   template <typename Request, typename Reply>
-  absl::StatusOr<Reply> CallBlocking(UnaryPrepare<Request, Reply> prepare,
-                                     const Request& request, const CallOptions& options = {}) {
+  absl::StatusOr<Reply> CallBlocking(UnaryPrepare<Request, Reply> prepare, const Request& request,
+                                     const CallOptions& options = {}) {
     if (queue_->OnPollerThread()) {
       return absl::FailedPreconditionError("blocking call from a completion-queue poller");
     }
-    absl::Notification finished;
-    absl::StatusOr<Reply> result;
+    std::promise<absl::StatusOr<Reply>> result;
+    std::future<absl::StatusOr<Reply>> ready = result.get_future();
     Call<Request, Reply>(
         prepare, request,
-        [&](absl::StatusOr<Reply> reply) {
-          result = std::move(reply);
-          finished.Notify();
-        },
-        options);
-    finished.WaitForNotification();
-    return result;
+        [&result](absl::StatusOr<Reply> reply) { result.set_value(std::move(reply)); }, options);
+    return ready.get();
   }
 
   // Starts a server-streaming call: `on_message` for each message, then

@@ -3,11 +3,10 @@
 #include <thread>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <spdlog/spdlog.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <spdlog/spdlog.h>
 
 namespace coffer::grpc_util {
 
@@ -29,7 +28,7 @@ void AsyncServer::AddShutdownListener(std::function<void()> listener) {
 
 absl::Status AsyncServer::Start() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (started_) return absl::FailedPreconditionError("server already started");
     started_ = true;
   }
@@ -47,8 +46,8 @@ absl::Status AsyncServer::Start() {
   // Without this, two servers could bind the same port (SO_REUSEPORT) and
   // silently share its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  auto credentials = options_.credentials ? options_.credentials
-                                          : grpc::InsecureServerCredentials();
+  auto credentials =
+      options_.credentials ? options_.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options_.listen_address, credentials, &port_);
   for (grpc::Service* service : services_) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
@@ -64,9 +63,8 @@ absl::Status AsyncServer::Start() {
       while (cq->Next(&tag, &ok)) {
       }
     }
-    return absl::UnavailableError(
-        absl::StrCat("could not listen on ", options_.listen_address,
-                     " (address in use, or not a valid HOST:PORT)"));
+    return absl::UnavailableError(absl::StrCat("could not listen on ", options_.listen_address,
+                                               " (address in use, or not a valid HOST:PORT)"));
   }
   for (int i = 0; i < queue_count; ++i) {
     queues_.push_back(std::make_unique<ServerQueue>(std::move(cqs[i]), i, detector_.get()));
@@ -89,7 +87,7 @@ uint64_t AsyncServer::slow_handlers() const {
 
 void AsyncServer::Shutdown(absl::Duration grace) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (shutting_down_ || !started_) {
       if (!started_) shut_down_ = true;
       return;
@@ -105,13 +103,14 @@ void AsyncServer::Shutdown(absl::Duration grace) {
   for (auto& queue : queues_) queue->Shutdown();
   for (auto& queue : queues_) queue->Join();
   spdlog::info("server on port {} stopped in {}", port_, absl::FormatDuration(absl::Now() - began));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   shut_down_ = true;
+  shut_down_cv_.notify_all();
 }
 
 void AsyncServer::WaitForShutdown() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&shut_down_));
+  std::unique_lock lock(mu_);
+  shut_down_cv_.wait(lock, [this] { return shut_down_; });
 }
 
 }  // namespace coffer::grpc_util

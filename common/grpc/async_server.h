@@ -33,17 +33,18 @@
 #ifndef COFFER_COMMON_GRPC_ASYNC_SERVER_H_
 #define COFFER_COMMON_GRPC_ASYNC_SERVER_H_
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include <grpcpp/grpcpp.h>
+
 #include "common/grpc/in_flight_limiter.h"
 #include "common/grpc/server_queue.h"
 #include "common/grpc/server_stream_call.h"
@@ -88,8 +89,7 @@ class AsyncServer {
   void AddUnary(std::string method, Service* service,
                 void (Base::*request)(grpc::ServerContext*, Request*,
                                       grpc::ServerAsyncResponseWriter<Reply>*,
-                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*,
-                                      void*),
+                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
                 Handler handler) {
     auto request_fn = [service, request](grpc::ServerContext* context, Request* message,
                                          grpc::ServerAsyncResponseWriter<Reply>* responder,
@@ -155,7 +155,8 @@ class AsyncServer {
   std::vector<std::unique_ptr<ServerQueue>> queues_;
   std::unique_ptr<grpc::Server> server_;
 
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable shut_down_cv_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -164,20 +165,20 @@ class AsyncServer {
 // Registers Service::Method of `async_service` (a Service::AsyncService
 // member registered with RegisterService) on `server`, handled by
 // `handler->Handle<Method>`. Every input is an argument.
-#define COFFER_GRPC_UNARY(server, async_service, Service, Method, handler)                  \
-  (server).AddUnary(                                                                        \
-      std::string("/") + Service::service_full_name() + "/" #Method, &(async_service),     \
-      &Service::AsyncService::Request##Method,                                              \
-      [h = (handler)](::coffer::grpc_util::CallContext& context, const auto& request,      \
-                      auto* reply, ::coffer::grpc_util::Done done) {                        \
-        h->Handle##Method(context, request, reply, std::move(done));                        \
+#define COFFER_GRPC_UNARY(server, async_service, Service, Method, handler)                         \
+  (server).AddUnary(                                                                               \
+      std::string("/") + Service::service_full_name() + "/" #Method, &(async_service),             \
+      &Service::AsyncService::Request##Method,                                                     \
+      [h = (handler)](::coffer::grpc_util::CallContext& context, const auto& request, auto* reply, \
+                      ::coffer::grpc_util::Done done) {                                            \
+        h->Handle##Method(context, request, reply, std::move(done));                               \
       })
 
-#define COFFER_GRPC_SERVER_STREAMING(server, async_service, Service, Method, handler)       \
-  (server).AddServerStreaming(                                                              \
-      std::string("/") + Service::service_full_name() + "/" #Method, &(async_service),     \
-      &Service::AsyncService::Request##Method,                                              \
-      [h = (handler)](::coffer::grpc_util::CallContext& context, const auto& request,      \
+#define COFFER_GRPC_SERVER_STREAMING(server, async_service, Service, Method, handler)  \
+  (server).AddServerStreaming(                                                         \
+      std::string("/") + Service::service_full_name() + "/" #Method, &(async_service), \
+      &Service::AsyncService::Request##Method,                                         \
+      [h = (handler)](::coffer::grpc_util::CallContext& context, const auto& request,  \
                       auto writer) { h->Handle##Method(context, request, std::move(writer)); })
 
 }  // namespace coffer::grpc_util

@@ -9,10 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include <grpcpp/grpcpp.h>
 
 namespace coffer::grpc_util {
 

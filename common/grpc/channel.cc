@@ -2,8 +2,8 @@
 
 namespace coffer::grpc_util {
 
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   // Services talk to each other for long stretches: keep connections alive
   // and notice dead peers.

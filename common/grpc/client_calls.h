@@ -13,14 +13,14 @@
 #include <string_view>
 #include <utility>
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/support/async_stream.h>
-#include <grpcpp/support/async_unary_call.h>
-
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/async_unary_call.h>
+
 #include "common/grpc/client_queue.h"
 #include "common/grpc/completion_tag.h"
 #include "common/grpc/status_conversion.h"
@@ -38,8 +38,9 @@ class ClientUnaryCall {
   grpc::ClientContext* context() { return &context_; }
 
   // Starts the call with `prepare(context, cq)`; frees itself when done.
-  void Start(absl::FunctionRef<std::unique_ptr<Reader>(grpc::ClientContext*,
-                                                       grpc::CompletionQueue*)> prepare) {
+  void Start(
+      absl::FunctionRef<std::unique_ptr<Reader>(grpc::ClientContext*, grpc::CompletionQueue*)>
+          prepare) {
     if (!queue_->AddCall(&context_)) {
       auto done = std::move(done_);
       delete this;
@@ -88,8 +89,9 @@ class ClientStreamCall {
   // Shared with StreamHandle so Cancel() stays safe after the call is freed.
   std::shared_ptr<grpc::ClientContext> shared_context() { return context_; }
 
-  void Start(absl::FunctionRef<std::unique_ptr<Reader>(grpc::ClientContext*,
-                                                       grpc::CompletionQueue*)> prepare) {
+  void Start(
+      absl::FunctionRef<std::unique_ptr<Reader>(grpc::ClientContext*, grpc::CompletionQueue*)>
+          prepare) {
     if (!queue_->AddCall(context_.get())) {
       auto on_done = std::move(on_done_);
       delete this;

@@ -19,35 +19,36 @@ ClientQueue::ClientQueue(std::string name) {
 ClientQueue::~ClientQueue() { Shutdown(); }
 
 bool ClientQueue::AddCall(grpc::ClientContext* context) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   if (!open_) return false;
   calls_.insert(context);
   return true;
 }
 
 void ClientQueue::RemoveCall(grpc::ClientContext* context) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   calls_.erase(context);
+  if (calls_.empty()) changed_.notify_all();
 }
 
 void ClientQueue::Shutdown() {
-  auto no_calls = +[](std::set<grpc::ClientContext*>* calls) { return calls->empty(); };
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     if (!open_) {
       // Another thread is shutting down or has: wait until it is done.
-      mu_.Await(absl::Condition(&stopped_));
+      changed_.wait(lock, [this] { return stopped_; });
       return;
     }
     open_ = false;
     for (grpc::ClientContext* context : calls_) context->TryCancel();
-    mu_.Await(absl::Condition(no_calls, &calls_));
+    changed_.wait(lock, [this] { return calls_.empty(); });
   }
   // Nothing is in flight and nothing new can start: now the queue may go.
   cq_.Shutdown();
   poller_.join();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   stopped_ = true;
+  changed_.notify_all();
 }
 
 void ClientQueue::Poll() {

@@ -10,16 +10,16 @@
 #ifndef COFFER_COMMON_GRPC_CLIENT_QUEUE_H_
 #define COFFER_COMMON_GRPC_CLIENT_QUEUE_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
-#include "absl/synchronization/mutex.h"
+#include <grpcpp/grpcpp.h>
 
 namespace coffer::grpc_util {
 
@@ -53,7 +53,8 @@ class ClientQueue {
   std::thread poller_;
   std::thread::id poller_id_;
 
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable changed_;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);

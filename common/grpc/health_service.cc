@@ -21,7 +21,7 @@ void HealthService::Register(AsyncServer& server) {
 }
 
 void HealthService::SetServing(bool serving) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (shutting_down_) return;
   for (auto& [name, status] : statuses_) {
     status = serving ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
@@ -30,7 +30,7 @@ void HealthService::SetServing(bool serving) {
 }
 
 void HealthService::SetServing(std::string_view service, bool serving) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (shutting_down_) return;
   statuses_[std::string(service)] =
       serving ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
@@ -38,7 +38,7 @@ void HealthService::SetServing(std::string_view service, bool serving) {
 }
 
 bool HealthService::IsServing(std::string_view service) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   return StatusOfLocked(service) == HealthCheckResponse::SERVING;
 }
 
@@ -51,7 +51,7 @@ void HealthService::HandleCheck(CallContext& /*context*/, const HealthCheckReque
                                 HealthCheckResponse* reply, Done done) {
   ServingStatus status;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     status = StatusOfLocked(request.service());
   }
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
@@ -66,7 +66,7 @@ void HealthService::HandleWatch(CallContext& context, const HealthCheckRequest& 
                                 ServerWriter<HealthCheckResponse> writer) {
   uint64_t id;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     id = next_watcher_id_++;
   }
   // The client hanging up is the normal way a watch ends. Registered while
@@ -75,7 +75,7 @@ void HealthService::HandleWatch(CallContext& context, const HealthCheckRequest& 
   context.OnCancel([this, id] {
     std::unique_ptr<ServerWriter<HealthCheckResponse>> writer;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock lock(mu_);
       auto it = watchers_.find(id);
       if (it == watchers_.end()) return;
       writer = std::move(it->second.writer);
@@ -83,7 +83,7 @@ void HealthService::HandleWatch(CallContext& context, const HealthCheckRequest& 
     }
     writer->Finish(absl::CancelledError("watch cancelled"));
   });
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (shutting_down_) {
     writer.Finish(absl::UnavailableError("server shutting down"));
     return;
@@ -115,7 +115,7 @@ void HealthService::NotifyWatchersLocked() {
 void HealthService::OnShutdown() {
   std::map<uint64_t, Watcher> watchers;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     for (auto& [name, status] : statuses_) status = HealthCheckResponse::NOT_SERVING;
     NotifyWatchersLocked();
     shutting_down_ = true;

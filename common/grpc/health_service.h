@@ -11,13 +11,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-#include "common/grpc/async_server.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+
+#include "common/grpc/async_server.h"
 
 namespace coffer::grpc_util {
 
@@ -57,7 +58,7 @@ class HealthService {
   void OnShutdown();
 
   grpc::health::v1::Health::AsyncService async_service_;
-  mutable absl::Mutex mu_;
+  mutable std::shared_mutex mu_;
   std::map<std::string, ServingStatus, std::less<>> statuses_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_watcher_id_ ABSL_GUARDED_BY(mu_) = 0;

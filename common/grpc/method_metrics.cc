@@ -36,10 +36,10 @@ void MethodMetrics::CountError(absl::StatusCode code) {
   metrics::Counter* counter = errors_[index].load(std::memory_order_acquire);
   if (counter == nullptr) {
     // The registry hands back the same counter to racing threads.
-    counter = &registry_.GetCounter(
-        "grpc_server_errors_total",
-        {{"method", method_}, {"code", std::string(StatusCodeName(code))}},
-        "RPCs finished with a status other than OK, by method and code");
+    counter =
+        &registry_.GetCounter("grpc_server_errors_total",
+                              {{"method", method_}, {"code", std::string(StatusCodeName(code))}},
+                              "RPCs finished with a status other than OK, by method and code");
     errors_[index].store(counter, std::memory_order_release);
   }
   counter->Increment();

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+
 #include "common/metrics/registry.h"
 
 namespace coffer::grpc_util {

@@ -25,9 +25,12 @@ void FillLatency(const metrics::HistogramSnapshot& histogram, v1::LatencySummary
 
 v1::Metric::Kind KindOf(metrics::MetricSnapshot::Kind kind) {
   switch (kind) {
-    case metrics::MetricSnapshot::Kind::kCounter: return v1::Metric::COUNTER;
-    case metrics::MetricSnapshot::Kind::kGauge: return v1::Metric::GAUGE;
-    case metrics::MetricSnapshot::Kind::kHistogram: return v1::Metric::HISTOGRAM;
+    case metrics::MetricSnapshot::Kind::kCounter:
+      return v1::Metric::COUNTER;
+    case metrics::MetricSnapshot::Kind::kGauge:
+      return v1::Metric::GAUGE;
+    case metrics::MetricSnapshot::Kind::kHistogram:
+      return v1::Metric::HISTOGRAM;
   }
   return v1::Metric::KIND_UNSPECIFIED;
 }

@@ -3,10 +3,10 @@
 #include <cstdlib>
 #include <utility>
 
-#include <spdlog/spdlog.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <spdlog/spdlog.h>
+
 #include "common/metrics/registry.h"
 
 namespace coffer::grpc_util {
@@ -21,7 +21,7 @@ absl::Time ServerCall::deadline() const {
 
 void ServerCall::OnCancel(absl::AnyInvocable<void() &&> callback) {
   {
-    absl::MutexLock lock(&cancel_mu_);
+    std::lock_guard lock(cancel_mu_);
     if (!done_) {
       on_cancel_ = std::move(callback);
       return;
@@ -54,9 +54,8 @@ bool ServerCall::Accept() {
 }
 
 absl::Status ServerCall::RejectStatus() const {
-  return absl::ResourceExhaustedError(
-      absl::StrCat("server overloaded: ", method_.limiter().limit(),
-                   " calls in flight; retry with backoff"));
+  return absl::ResourceExhaustedError(absl::StrCat("server overloaded: ", method_.limiter().limit(),
+                                                   " calls in flight; retry with backoff"));
 }
 
 void ServerCall::RecordFinish(const absl::Status& status) {
@@ -74,7 +73,7 @@ void ServerCall::OnDone(bool /*ok*/) {
   bool cancelled = server_context_.IsCancelled();
   absl::AnyInvocable<void() &&> callback;
   {
-    absl::MutexLock lock(&cancel_mu_);
+    std::lock_guard lock(cancel_mu_);
     done_ = true;
     cancelled_.store(cancelled, std::memory_order_release);
     if (cancelled) callback = std::move(on_cancel_);

@@ -19,16 +19,16 @@
 #define COFFER_COMMON_GRPC_SERVER_CALL_H_
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include <grpcpp/grpcpp.h>
+
 #include "common/grpc/call_context.h"
 #include "common/grpc/completion_tag.h"
 #include "common/grpc/in_flight_limiter.h"
@@ -112,7 +112,7 @@ class ServerCall : public CallContext {
   std::atomic<bool> recorded_{false};
   MemberTag<ServerCall, &ServerCall::OnDone> done_tag_{this};
 
-  absl::Mutex cancel_mu_;
+  std::mutex cancel_mu_;
   absl::AnyInvocable<void() &&> on_cancel_ ABSL_GUARDED_BY(cancel_mu_);
   bool done_ ABSL_GUARDED_BY(cancel_mu_) = false;
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+
 #include "common/grpc/completion_tag.h"
 
 namespace coffer::grpc_util {
@@ -27,27 +28,27 @@ void ServerQueue::StartPolling() {
 }
 
 bool ServerQueue::StartRequest(absl::FunctionRef<void()> start) {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   if (!accepting_ || !open_) return false;
   start();
   return true;
 }
 
 bool ServerQueue::StartOp(absl::FunctionRef<void()> start) {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   if (!open_) return false;
   start();
   return true;
 }
 
 void ServerQueue::StopAccepting() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   accepting_ = false;
 }
 
 void ServerQueue::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     if (!open_) return;
     accepting_ = false;
     open_ = false;

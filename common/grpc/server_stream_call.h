@@ -22,15 +22,15 @@
 
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/grpc/server_call.h"
 #include "common/grpc/status_conversion.h"
 
@@ -62,9 +62,7 @@ class ServerWriter {
   ServerWriter(const ServerWriter&) = delete;
 
   // Queues `message`; false once the client is gone or Finish was called.
-  bool Write(Reply message) {
-    return stream_ != nullptr && stream_->Write(std::move(message));
-  }
+  bool Write(Reply message) { return stream_ != nullptr && stream_->Write(std::move(message)); }
 
   // Ends the stream with `status` after the messages already written.
   void Finish(absl::Status status) { done_(std::move(status)); }
@@ -110,8 +108,7 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
     NotifyWhenDone();
     Ref();
     bool started = queue_.StartRequest([this] {
-      stream_method_.request()(&server_context_, &request_, &writer_, queue_.cq(),
-                               &request_tag_);
+      stream_method_.request()(&server_context_, &request_, &writer_, queue_.cq(), &request_tag_);
     });
     if (!started) {
       Unref();
@@ -121,14 +118,14 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
 
   void FinishWith(absl::Status status) override {
     RecordFinish(status);
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     finish_status_ = std::move(status);
     if (!write_in_flight_) StartFinishLocked();
   }
 
  private:
   bool Write(Reply message) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (broken_ || finish_status_.has_value()) return false;
     if (write_in_flight_) {
       pending_.push_back(std::move(message));
@@ -159,8 +156,8 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
     if (finish_started_) return;
     finish_started_ = true;
     Ref();
-    bool started = queue_.StartOp(
-        [this] { writer_.Finish(ToGrpcStatus(*finish_status_), &finish_tag_); });
+    bool started =
+        queue_.StartOp([this] { writer_.Finish(ToGrpcStatus(*finish_status_), &finish_tag_); });
     if (!started) Unref();
   }
 
@@ -181,7 +178,7 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
 
   void OnWritten(bool ok) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       write_in_flight_ = false;
       if (!ok) {
         broken_ = true;
@@ -203,7 +200,7 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
   Request request_;
   grpc::ServerAsyncWriter<Reply> writer_;
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   Reply current_ ABSL_GUARDED_BY(mu_);
   std::deque<Reply> pending_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;

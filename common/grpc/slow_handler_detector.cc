@@ -2,9 +2,8 @@
 
 #include <string>
 
-#include <spdlog/spdlog.h>
-
 #include "absl/time/time.h"
+#include <spdlog/spdlog.h>
 
 namespace coffer::grpc_util {
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "absl/time/time.h"
+
 #include "common/metrics/registry.h"
 
 namespace coffer::grpc_util {

@@ -6,9 +6,8 @@
 
 #include <string_view>
 
-#include <grpcpp/support/status.h>
-
 #include "absl/status/status.h"
+#include <grpcpp/support/status.h>
 
 namespace coffer::grpc_util {
 

@@ -66,8 +66,7 @@ class UnaryCall final : public ServerCall {
     NotifyWhenDone();
     Ref();
     bool started = queue_.StartRequest([this] {
-      unary_method_.request()(&server_context_, &request_, &responder_, queue_.cq(),
-                              &request_tag_);
+      unary_method_.request()(&server_context_, &request_, &responder_, queue_.cq(), &request_tag_);
     });
     if (!started) {
       Unref();  // done: never comes for a call that never started
@@ -78,9 +77,8 @@ class UnaryCall final : public ServerCall {
   void FinishWith(absl::Status status) override {
     RecordFinish(status);
     Ref();
-    bool started = queue_.StartOp([&] {
-      responder_.Finish(reply_, ToGrpcStatus(status), &finish_tag_);
-    });
+    bool started =
+        queue_.StartOp([&] { responder_.Finish(reply_, ToGrpcStatus(status), &finish_tag_); });
     if (!started) Unref();
   }
 

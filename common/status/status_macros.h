@@ -18,11 +18,11 @@
 #define COFFER_STATUS_CONCAT_(a, b) COFFER_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the current function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                                     \
-  do {                                                                            \
-    if (absl::Status coffer_status_ = (expr); !coffer_status_.ok()) {             \
-      return coffer_status_;                                                      \
-    }                                                                             \
+#define RETURN_IF_ERROR(expr)                                         \
+  do {                                                                \
+    if (absl::Status coffer_status_ = (expr); !coffer_status_.ok()) { \
+      return coffer_status_;                                          \
+    }                                                                 \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK,

@@ -3,13 +3,13 @@
 #include "common/grpc/async_server.h"
 
 #include <atomic>
+#include <latch>
 #include <vector>
 
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
+#include "common/exec/stop_event.h"
 #include "common/grpc/async_client.h"
 #include "common/grpc/client_queue.h"
 #include "tests/common/grpc/test_server.h"
@@ -47,17 +47,17 @@ TEST(AsyncServerTest, SlowCallsRunConcurrently) {
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
   constexpr int kCalls = 50;
-  absl::BlockingCounter finished(kCalls);
+  std::latch finished(kCalls);
   std::atomic<int> ok{0};
   absl::Time start = absl::Now();
   for (int i = 0; i < kCalls; ++i) {
     client.Call(&TestService::Stub::PrepareAsyncEcho, Echo("x", 200),
                 [&](absl::StatusOr<EchoReply> reply) {
                   if (reply.ok()) ok.fetch_add(1);
-                  finished.DecrementCount();
+                  finished.count_down();
                 });
   }
-  finished.Wait();
+  finished.wait();
   absl::Duration elapsed = absl::Now() - start;
   EXPECT_EQ(ok.load(), kCalls);
   EXPECT_LT(elapsed, absl::Milliseconds(kCalls * 200) / 2) << absl::FormatDuration(elapsed);
@@ -105,13 +105,13 @@ TEST(AsyncServerTest, RejectsPastInFlightLimit) {
   TestServer server(options);
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
-  absl::BlockingCounter hung(2);
+  std::latch hung(2);
   for (int i = 0; i < 2; ++i) {
     CallOptions hang_options;
     hang_options.timeout = absl::Seconds(30);
     client.Call(
         &TestService::Stub::PrepareAsyncHang, Echo("x"),
-        [&](absl::StatusOr<EchoReply>) { hung.DecrementCount(); }, hang_options);
+        [&](absl::StatusOr<EchoReply>) { hung.count_down(); }, hang_options);
   }
   for (int i = 0; i < 500 && server.service().hanging() < 2; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -122,7 +122,7 @@ TEST(AsyncServerTest, RejectsPastInFlightLimit) {
   EXPECT_NE(rejected.status().message().find("retry"), std::string::npos);
   // Shutting down cancels the hung calls past the grace period.
   server.Shutdown(absl::Milliseconds(100));
-  hung.Wait();
+  hung.wait();
 }
 
 TEST(AsyncServerTest, SecondDoneIsCaughtAndIgnored) {
@@ -154,19 +154,19 @@ TEST(AsyncServerTest, ShutdownLetsInFlightCallsFinishWithinGrace) {
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
   constexpr int kCalls = 20;
-  absl::BlockingCounter finished(kCalls);
+  std::latch finished(kCalls);
   std::atomic<int> ok{0};
   for (int i = 0; i < kCalls; ++i) {
     client.Call(&TestService::Stub::PrepareAsyncEcho, Echo("x", 300),
                 [&](absl::StatusOr<EchoReply> reply) {
                   if (reply.ok()) ok.fetch_add(1);
-                  finished.DecrementCount();
+                  finished.count_down();
                 });
   }
   // Let the calls arrive, then shut down while they run.
   absl::SleepFor(absl::Milliseconds(100));
   server.Shutdown(absl::Seconds(10));
-  finished.Wait();
+  finished.wait();
   EXPECT_EQ(ok.load(), kCalls);
 }
 
@@ -175,7 +175,7 @@ TEST(AsyncServerTest, ShutdownCancelsCallsPastGrace) {
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
   constexpr int kCalls = 10;
-  absl::BlockingCounter finished(kCalls);
+  std::latch finished(kCalls);
   std::atomic<int> failed{0};
   for (int i = 0; i < kCalls; ++i) {
     CallOptions options;
@@ -184,7 +184,7 @@ TEST(AsyncServerTest, ShutdownCancelsCallsPastGrace) {
         &TestService::Stub::PrepareAsyncHang, Echo("x"),
         [&](absl::StatusOr<EchoReply> reply) {
           if (!reply.ok()) failed.fetch_add(1);
-          finished.DecrementCount();
+          finished.count_down();
         },
         options);
   }
@@ -193,7 +193,7 @@ TEST(AsyncServerTest, ShutdownCancelsCallsPastGrace) {
   }
   ASSERT_EQ(server.service().hanging(), kCalls);
   server.Shutdown(absl::Milliseconds(200));
-  finished.Wait();
+  finished.wait();
   EXPECT_EQ(failed.load(), kCalls);
   EXPECT_EQ(server.service().cancellations(), kCalls);
 }
@@ -213,7 +213,7 @@ TEST(AsyncServerTest, ClientQueueShutdownCancelsItsCalls) {
   TestServer server;
   auto queue = std::make_unique<ClientQueue>();
   AsyncClient<TestService> client(server.channel(), queue.get());
-  absl::Notification done;
+  exec::StopEvent done;
   absl::Status status;
   CallOptions options;
   options.timeout = absl::Seconds(30);

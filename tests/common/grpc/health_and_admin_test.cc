@@ -1,15 +1,15 @@
 // The services every coffer server carries: grpc.health.v1, coffer.v1.Admin
 // and server reflection.
+#include <mutex>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include <grpcpp/grpcpp.h>
 
 #include "coffer/v1/admin.grpc.pb.h"
+#include "common/exec/stop_event.h"
 #include "common/grpc/async_client.h"
 #include "tests/common/grpc/test_server.h"
 
@@ -50,16 +50,16 @@ TEST(HealthTest, WatchSeesChangesAndShutdown) {
   TestServer server;
   ClientQueue queue;
   AsyncClient<Health> health(server.channel(), &queue);
-  absl::Mutex mu;
+  std::mutex mu;
   std::vector<HealthCheckResponse::ServingStatus> seen;
-  absl::Notification done;
+  exec::StopEvent done;
   absl::Status final_status;
   grpc_util::CallOptions options;
   options.timeout = absl::Seconds(30);
   health.Stream(
       &Health::Stub::PrepareAsyncWatch, HealthCheckRequest(),
       [&](const HealthCheckResponse& update) {
-        absl::MutexLock lock(&mu);
+        std::lock_guard lock(mu);
         seen.push_back(update.status());
       },
       [&](absl::Status status) {
@@ -68,15 +68,15 @@ TEST(HealthTest, WatchSeesChangesAndShutdown) {
       },
       options);
   auto seen_count = [&] {
-    absl::MutexLock lock(&mu);
+    std::lock_guard lock(mu);
     return seen.size();
   };
   for (int i = 0; i < 500 && seen_count() < 1; ++i) absl::SleepFor(absl::Milliseconds(10));
   server.health().SetServing(true);
   for (int i = 0; i < 500 && seen_count() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
   server.Shutdown(absl::Seconds(5));
-  done.WaitForNotification();
-  absl::MutexLock lock(&mu);
+  done.Wait();
+  std::lock_guard lock(mu);
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0], HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(seen[1], HealthCheckResponse::SERVING);

@@ -2,9 +2,9 @@
 // client cancellation mid-stream, and shutdown with streams open.
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
+#include "common/exec/stop_event.h"
 #include "common/grpc/async_client.h"
 #include "common/grpc/server_stream_call.h"
 #include "tests/common/grpc/test_server.h"
@@ -30,7 +30,7 @@ TEST(ServerStreamTest, DeliversEveryMessageInOrder) {
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
   std::vector<int> received;
-  absl::Notification done;
+  exec::StopEvent done;
   absl::Status status;
   client.Stream(
       &TestService::Stub::PrepareAsyncCount, Count(1000),
@@ -39,7 +39,7 @@ TEST(ServerStreamTest, DeliversEveryMessageInOrder) {
         status = final_status;
         done.Notify();
       });
-  done.WaitForNotification();
+  done.Wait();
   ASSERT_TRUE(status.ok()) << status;
   ASSERT_EQ(received.size(), 1000u);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(received[i], i);
@@ -49,8 +49,8 @@ TEST(ServerStreamTest, ClientCancelEndsStream) {
   TestServer server;
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
-  absl::Notification first;
-  absl::Notification done;
+  exec::StopEvent first;
+  exec::StopEvent done;
   absl::Status status;
   int received = 0;
   grpc_util::StreamHandle handle = client.Stream(
@@ -62,9 +62,9 @@ TEST(ServerStreamTest, ClientCancelEndsStream) {
         status = final_status;
         done.Notify();
       });
-  first.WaitForNotification();
+  first.Wait();
   handle.Cancel();
-  done.WaitForNotification();
+  done.Wait();
   EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
   EXPECT_LT(received, 100000);
   handle.Cancel();  // harmless after the end
@@ -74,8 +74,8 @@ TEST(ServerStreamTest, ShutdownWithOpenStreams) {
   TestServer server;
   ClientQueue queue;
   AsyncClient<TestService> client(server.channel(), &queue);
-  absl::Notification first;
-  absl::Notification done;
+  exec::StopEvent first;
+  exec::StopEvent done;
   int received = 0;
   client.Stream(
       &TestService::Stub::PrepareAsyncCount, Count(100000, 1),
@@ -83,9 +83,9 @@ TEST(ServerStreamTest, ShutdownWithOpenStreams) {
         if (++received == 1) first.Notify();
       },
       [&](absl::Status) { done.Notify(); });
-  first.WaitForNotification();
+  first.Wait();
   server.Shutdown(absl::Milliseconds(100));
-  done.WaitForNotification();
+  done.Wait();
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "tests/common/grpc/test_service.h"
 
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace coffer::testing {
@@ -45,13 +45,13 @@ void TestServiceImpl::HandleEcho(CallContext& /*context*/, const test::EchoReque
 void TestServiceImpl::HandleHang(CallContext& context, const test::EchoRequest& /*request*/,
                                  test::EchoReply* /*reply*/, Done done) {
   // The Done waits in a shared slot until the cancellation callback takes it.
-  auto slot = std::make_shared<std::pair<absl::Mutex, std::unique_ptr<Done>>>();
+  auto slot = std::make_shared<std::pair<std::mutex, std::unique_ptr<Done>>>();
   slot->second = std::make_unique<Done>(std::move(done));
   hanging_.fetch_add(1);
   context.OnCancel([this, slot] {
     std::unique_ptr<Done> taken;
     {
-      absl::MutexLock lock(&slot->first);
+      std::lock_guard lock(slot->first);
       taken = std::move(slot->second);
     }
     cancellations_.fetch_add(1);

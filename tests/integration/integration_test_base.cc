@@ -1,0 +1,85 @@
+#include "tests/integration/integration_test_base.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace coffer::testing {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+IntegrationTestBase::IntegrationTestBase() : directory_(MakeTestDirectory("integration")) {}
+
+std::string IntegrationTestBase::NameOf(Service service) {
+  switch (service) {
+    case Service::kFetcher:
+      return "fetcher";
+    case Service::kStorage:
+      return "storage";
+    case Service::kScheduler:
+      return "scheduler";
+  }
+  return "unknown";
+}
+
+std::string IntegrationTestBase::BinaryPath(Service service) {
+  std::string name = NameOf(service);
+  return RunfilePath(absl::StrCat("services/", name, "/coffer-", name));
+}
+
+ServiceProcess& IntegrationTestBase::StartService(Service service, std::vector<std::string> args) {
+  std::string name = NameOf(service);
+  auto process = ServiceProcess::Start(name, BinaryPath(service), std::move(args),
+                                       absl::StrCat(directory_, "/", name));
+  if (!process.ok()) {
+    ADD_FAILURE() << "cannot start " << name << ": " << process.status();
+    throw std::runtime_error("service did not start");
+  }
+  processes_.push_back(std::move(*process));
+  ServiceProcess& started = *processes_.back();
+  if (!WaitForHealth(started, "SERVING")) {
+    ADD_FAILURE() << name << " never became SERVING:\n" << started.Log();
+    throw std::runtime_error("service not serving");
+  }
+  return started;
+}
+
+::testing::AssertionResult IntegrationTestBase::WaitForHealth(ServiceProcess& process,
+                                                              const std::string& status,
+                                                              absl::Duration timeout) {
+  auto health = Client<Health>(process);
+  absl::Time deadline = absl::Now() + timeout;
+  std::string last;
+  while (absl::Now() < deadline) {
+    grpc_util::CallOptions options;
+    options.timeout = absl::Seconds(2);
+    auto reply =
+        health->CallBlocking(&Health::Stub::PrepareAsyncCheck, HealthCheckRequest(), options);
+    last = reply.ok() ? HealthCheckResponse::ServingStatus_Name(reply->status())
+                      : reply.status().ToString();
+    if (last == status) return ::testing::AssertionSuccess();
+    if (!process.Running()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return ::testing::AssertionFailure()
+         << process.name() << " health is " << last << ", expected " << status;
+}
+
+void IntegrationTestBase::StopAndExpectCleanExit(ServiceProcess& process, int signal) {
+  absl::StatusOr<int> code = process.Stop(signal);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << process.name() << " exited with " << *code << ":\n" << process.Log();
+}
+
+void IntegrationTestBase::TearDown() {
+  for (auto& process : processes_) {
+    if (process->Running()) StopAndExpectCleanExit(*process, SIGTERM);
+  }
+  queue_.Shutdown();
+}
+
+}  // namespace coffer::testing
