@@ -39,9 +39,30 @@ void ServerCall::Unref() {
   if (before == 1) delete this;
 }
 
-void ServerCall::NotifyWhenDone() {
-  Ref();
+void ServerCall::Arm(absl::FunctionRef<void()> request) {
+  Ref();  // done
   server_context_.AsyncNotifyWhenDone(&done_tag_);
+  Ref();  // request
+  if (!queue_.StartRequest(request)) {
+    Unref();  // done: never comes for a call that never started
+    Unref();  // request
+  }
+}
+
+void ServerCall::OnRequested(bool ok, absl::FunctionRef<void()> run_handler) {
+  if (!ok) {
+    Unref();  // done
+    Unref();  // request
+    return;
+  }
+  if (Accept()) {
+    Ref();  // held by the handler's Done or ServerWriter
+    run_handler();
+  } else {
+    FinishWith(absl::ResourceExhaustedError(absl::StrCat(
+        "server overloaded: ", method_.limiter().limit(), " calls in flight; retry with backoff")));
+  }
+  Unref();  // request
 }
 
 bool ServerCall::Accept() {
@@ -51,11 +72,6 @@ bool ServerCall::Accept() {
   admitted_ = true;
   method_.metrics().CallAdmitted();
   return true;
-}
-
-absl::Status ServerCall::RejectStatus() const {
-  return absl::ResourceExhaustedError(absl::StrCat("server overloaded: ", method_.limiter().limit(),
-                                                   " calls in flight; retry with backoff"));
 }
 
 void ServerCall::RecordFinish(const absl::Status& status) {

@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include <grpcpp/grpcpp.h>
@@ -83,15 +84,19 @@ class ServerCall : public CallContext {
   ServerCall(MethodBase& method, ServerQueue& queue);
   virtual ~ServerCall() = default;
 
-  // Registers the notify-when-done tag; call before requesting the call.
-  void NotifyWhenDone();
+  // ARMED: registers the notify-when-done tag, then runs `request` (which
+  // starts Request<Method> with the call's request tag) unless the server
+  // stopped accepting. Takes a reference for each of the two tags, and drops
+  // both when the request could not start.
+  void Arm(absl::FunctionRef<void()> request);
 
-  // First half of accepting a call, on the polling thread that received it:
-  // re-arms the method and takes an in-flight slot. False when the server is
-  // over its in-flight limit: the caller then answers RESOURCE_EXHAUSTED
-  // with RejectStatus() without running the handler.
-  [[nodiscard]] bool Accept();
-  absl::Status RejectStatus() const;
+  // What the request tag does, for every kind of call: on ok == false the
+  // call never started, so its done tag never comes (grpc#10136) and both
+  // references go. Otherwise the method is re-armed and the call takes an
+  // in-flight slot, then `run_handler` runs holding a reference for the
+  // handler's Done or ServerWriter; past the in-flight limit the call is
+  // answered RESOURCE_EXHAUSTED instead. Finally the request's reference goes.
+  void OnRequested(bool ok, absl::FunctionRef<void()> run_handler);
 
   // Records the outcome of an admitted call (once) and frees its slot.
   void RecordFinish(const absl::Status& status);
@@ -101,6 +106,9 @@ class ServerCall : public CallContext {
   grpc::ServerContext server_context_;
 
  private:
+  // Re-arms the method and takes an in-flight slot; false past the limit.
+  [[nodiscard]] bool Accept();
+
   // The notify-when-done tag: comes back once the call is over, whether it
   // finished or was cancelled, but only for a call that started (grpc#10136).
   void OnDone(bool ok);

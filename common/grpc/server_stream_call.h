@@ -105,15 +105,9 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
       : ServerCall(method, queue), stream_method_(method), writer_(&server_context_) {}
 
   void Arm() {
-    NotifyWhenDone();
-    Ref();
-    bool started = queue_.StartRequest([this] {
+    ServerCall::Arm([this] {
       stream_method_.request()(&server_context_, &request_, &writer_, queue_.cq(), &request_tag_);
     });
-    if (!started) {
-      Unref();
-      Unref();
-    }
   }
 
   void FinishWith(absl::Status status) override {
@@ -162,18 +156,8 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
   }
 
   void OnRequested(bool ok) {
-    if (!ok) {
-      Unref();
-      Unref();
-      return;
-    }
-    if (!Accept()) {
-      FinishWith(RejectStatus());
-    } else {
-      Ref();  // held by the ServerWriter's Done
-      stream_method_.handler()(*this, request_, ServerWriter<Reply>(this));
-    }
-    Unref();
+    ServerCall::OnRequested(
+        ok, [this] { stream_method_.handler()(*this, request_, ServerWriter<Reply>(this)); });
   }
 
   void OnWritten(bool ok) {

@@ -63,15 +63,9 @@ class UnaryCall final : public ServerCall {
 
   // ARMED. On the thread that armed the method (a poller, or Start).
   void Arm() {
-    NotifyWhenDone();
-    Ref();
-    bool started = queue_.StartRequest([this] {
+    ServerCall::Arm([this] {
       unary_method_.request()(&server_context_, &request_, &responder_, queue_.cq(), &request_tag_);
     });
-    if (!started) {
-      Unref();  // done: never comes for a call that never started
-      Unref();  // request
-    }
   }
 
   void FinishWith(absl::Status status) override {
@@ -84,18 +78,8 @@ class UnaryCall final : public ServerCall {
 
  private:
   void OnRequested(bool ok) {
-    if (!ok) {
-      Unref();  // done
-      Unref();  // request
-      return;
-    }
-    if (!Accept()) {
-      FinishWith(RejectStatus());
-    } else {
-      Ref();  // held by Done
-      unary_method_.handler()(*this, request_, &reply_, Done(this));
-    }
-    Unref();  // request
+    ServerCall::OnRequested(
+        ok, [this] { unary_method_.handler()(*this, request_, &reply_, Done(this)); });
   }
 
   void OnFinished(bool /*ok*/) { Unref(); }
