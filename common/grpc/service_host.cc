@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include <spdlog/spdlog.h>
 
 #include "common/exec/termination_signal.h"
@@ -93,6 +94,11 @@ absl::Status ServiceHost::WritePortFile() const {
 
 int ServiceHost::Run(std::function<absl::Status()> start, std::function<void()> stop) {
   spdlog::info("{} {} starting", options_.name, kVersion);
+  // Debian builds Abseil without NDEBUG, which leaves Mutex deadlock
+  // detection on: every lock gRPC takes (some 27 per call) then updates a
+  // global lock graph, 13% of a call's instructions (tools/bench/README.md).
+  // Tests keep it on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (absl::GetFlag(FLAGS_debug)) {
     spdlog::warn("debug mode: handlers holding a polling thread over {} are reported",
                  absl::FormatDuration(absl::GetFlag(FLAGS_slow_handler_threshold)));
