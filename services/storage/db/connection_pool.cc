@@ -1,0 +1,306 @@
+#include "services/storage/db/connection_pool.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+#include "common/exec/thread_name.h"
+#include "common/log/fmt_absl.h"
+#include "common/metrics/registry.h"
+#include "common/status/status_macros.h"
+
+namespace coffer::storage::db {
+namespace {
+
+// The pool whose thread is the calling thread, if any: lets the blocking
+// calls and Shutdown refuse to deadlock.
+thread_local const ConnectionPool* current_pool = nullptr;
+
+// The savepoint each write runs in. One name suffices: writes of a batch run
+// one after another, each savepoint released before the next begins.
+constexpr absl::string_view kWriteSavepoint = "coffer_write";
+
+absl::Status Unavailable() {
+  return absl::UnavailableError("the storage database is shutting down");
+}
+
+metrics::Registry& Metrics() { return metrics::Registry::Global(); }
+
+// Blocks until `done` has been called once, for the Sync forms.
+class Waiter {
+ public:
+  ConnectionPool::Done Callback() {
+    return [this](absl::Status status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = std::move(status);
+      finished_ = true;
+      cv_.notify_all();
+    };
+  }
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return finished_; });
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(
+    const ConnectionPoolOptions& options, const SecretString& key) {
+  OpenOptions write_options = options.open;
+  write_options.read_only = false;
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                   Connection::Open(options.path, key, write_options));
+  OpenOptions read_options = options.open;
+  read_options.read_only = true;
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (int i = 0; i < std::max(options.readers, 1); ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                     Connection::Open(options.path, key, read_options));
+    readers.push_back(std::move(reader));
+  }
+  return std::unique_ptr<ConnectionPool>(
+      new ConnectionPool(options, std::move(writer), std::move(readers)));
+}
+
+ConnectionPool::ConnectionPool(const ConnectionPoolOptions& options,
+                               std::unique_ptr<Connection> writer,
+                               std::vector<std::unique_ptr<Connection>> readers)
+    : path_(options.path),
+      max_batch_(static_cast<size_t>(std::max(options.max_batch, 1))),
+      writer_connection_(std::move(writer)),
+      reader_connections_(std::move(readers)),
+      read_queue_depth_(Metrics().GetGauge("storage_db_read_queue_depth", {},
+                                           "Reads queued for a reader thread.")),
+      write_queue_depth_(Metrics().GetGauge("storage_db_write_queue_depth", {},
+                                            "Writes queued for the writer thread.")),
+      // Recorded through Observe(count): the values are write counts, not
+      // seconds.
+      batch_size_(Metrics().GetHistogram("storage_db_write_batch_size", {},
+                                         "Writes per group commit (a count, not seconds).")),
+      read_latency_(Metrics().GetHistogram("storage_db_read_latency_seconds", {},
+                                           "From Read to its done, queueing included.")),
+      write_latency_(Metrics().GetHistogram("storage_db_write_latency_seconds", {},
+                                            "From Write to its done, queueing included.")),
+      commit_latency_(Metrics().GetHistogram("storage_db_commit_latency_seconds", {},
+                                             "Time spent in COMMIT per batch.")),
+      transactions_counter_(Metrics().GetCounter("storage_db_write_transactions", {},
+                                                 "Write transactions (group commits) begun.")),
+      failed_commits_counter_(Metrics().GetCounter("storage_db_failed_write_batches", {},
+                                                   "Group commits that failed as a whole.")) {
+  std::lock_guard<std::mutex> lock(join_mu_);
+  threads_.emplace_back([this] {
+    exec::SetCurrentThreadName("storage-db-w");
+    current_pool = this;
+    RunWriter();
+  });
+  for (size_t i = 0; i < reader_connections_.size(); ++i) {
+    Connection* connection = reader_connections_[i].get();
+    threads_.emplace_back([this, connection, i] {
+      exec::SetCurrentThreadName(exec::ThreadName("storage-db-r", absl::StrCat(i)));
+      current_pool = this;
+      RunReader(connection, static_cast<int>(i));
+    });
+  }
+}
+
+ConnectionPool::~ConnectionPool() { Shutdown(); }
+
+void ConnectionPool::CheckNotOnPoolThread(const char* what) const {
+  if (current_pool == this) {
+    std::fprintf(stderr, "ConnectionPool::%s called from one of the pool's own threads\n", what);
+    std::abort();
+  }
+}
+
+void ConnectionPool::Read(ReadWork work, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (accepting_) {
+      read_queue_.push_back({std::move(work), std::move(done), std::chrono::steady_clock::now()});
+      read_queue_depth_.Add(1);
+      read_available_.notify_one();
+      return;
+    }
+  }
+  done(Unavailable());
+}
+
+void ConnectionPool::Write(WriteWork work, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (accepting_) {
+      write_queue_.push_back({std::move(work), std::move(done), std::chrono::steady_clock::now()});
+      write_queue_depth_.Add(1);
+      write_available_.notify_one();
+      return;
+    }
+  }
+  done(Unavailable());
+}
+
+absl::Status ConnectionPool::ReadSync(ReadWork work) {
+  CheckNotOnPoolThread("ReadSync");
+  Waiter waiter;
+  Read(std::move(work), waiter.Callback());
+  return waiter.Wait();
+}
+
+absl::Status ConnectionPool::WriteSync(WriteWork work) {
+  CheckNotOnPoolThread("WriteSync");
+  Waiter waiter;
+  Write(std::move(work), waiter.Callback());
+  return waiter.Wait();
+}
+
+void ConnectionPool::Shutdown() {
+  CheckNotOnPoolThread("Shutdown");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_ = false;
+  }
+  read_available_.notify_all();
+  write_available_.notify_all();
+  std::lock_guard<std::mutex> lock(join_mu_);
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+ConnectionPoolStats ConnectionPool::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void ConnectionPool::RunReader(Connection* connection, int index) {
+  while (true) {
+    ReadItem item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      read_available_.wait(lock, [this] { return !read_queue_.empty() || !accepting_; });
+      // Shutting down exits only once the queue is drained.
+      if (read_queue_.empty()) return;
+      item = std::move(read_queue_.front());
+      read_queue_.pop_front();
+      read_queue_depth_.Add(-1);
+    }
+    absl::Status status = connection->Begin(Connection::TransactionMode::kDeferred);
+    if (status.ok()) {
+      ReadContext context(*connection);
+      status = item.work(context);
+      // A read changes nothing: COMMIT and ROLLBACK only end the snapshot.
+      absl::Status end = status.ok() ? connection->Commit() : connection->Rollback();
+      if (!end.ok()) {
+        spdlog::error("storage db reader {}: ending a read transaction failed: {}", index, end);
+        if (status.ok()) status = std::move(end);
+        // Never keep an old snapshot open into the next read.
+        (void)connection->Rollback();
+      }
+    }
+    item.done(std::move(status));
+    read_latency_.Record(absl::FromChrono(std::chrono::steady_clock::now() - item.queued));
+    // Destroy the callables here, on this thread, before taking the next.
+    item = ReadItem();
+  }
+}
+
+void ConnectionPool::RunWriter() {
+  std::vector<WriteItem> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      write_available_.wait(lock, [this] { return !write_queue_.empty() || !accepting_; });
+      if (write_queue_.empty()) return;
+      // Everything queued so far, up to max_batch: these writes arrived while
+      // the previous batch was committing.
+      const size_t n = std::min(write_queue_.size(), max_batch_);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+      }
+      write_queue_depth_.Add(-static_cast<double>(n));
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+absl::Status ConnectionPool::RunOneWrite(WriteItem& item, absl::Status& batch_error) {
+  Connection& connection = *writer_connection_;
+  if (absl::Status status = connection.Savepoint(kWriteSavepoint); !status.ok()) {
+    batch_error = status;
+    return status;
+  }
+  WriteContext context(connection);
+  absl::Status outcome = item.work(context);
+  if (!connection.InTransaction()) {
+    // The work ended the batch's transaction (an explicit COMMIT/ROLLBACK,
+    // or SQLite rolled back after a disk error): what the earlier writes of
+    // the batch did is no longer known to be committed or not.
+    batch_error = absl::InternalError(
+        absl::StrCat("a write ended the group-commit transaction",
+                     outcome.ok() ? std::string() : absl::StrCat(" (", outcome.ToString(), ")")));
+    return batch_error;
+  }
+  if (outcome.ok()) {
+    if (absl::Status status = connection.Release(kWriteSavepoint); !status.ok()) {
+      batch_error = status;
+      return status;
+    }
+    return outcome;
+  }
+  absl::Status undo = connection.RollbackTo(kWriteSavepoint);
+  if (undo.ok()) undo = connection.Release(kWriteSavepoint);
+  if (!undo.ok()) batch_error = undo;
+  return outcome;
+}
+
+void ConnectionPool::CommitBatch(std::vector<WriteItem>& batch) {
+  Connection& connection = *writer_connection_;
+  std::vector<absl::Status> outcomes;
+  outcomes.reserve(batch.size());
+  absl::Status batch_error = connection.Begin(Connection::TransactionMode::kImmediate);
+  for (WriteItem& item : batch) {
+    if (!batch_error.ok()) break;
+    outcomes.push_back(RunOneWrite(item, batch_error));
+  }
+  if (batch_error.ok()) {
+    const auto commit_start = std::chrono::steady_clock::now();
+    batch_error = connection.Commit();
+    commit_latency_.Record(absl::FromChrono(std::chrono::steady_clock::now() - commit_start));
+  }
+  if (!batch_error.ok()) {
+    spdlog::error("storage db: group commit of {} writes failed: {}", batch.size(), batch_error);
+    if (absl::Status status = connection.Rollback(); !status.ok()) {
+      spdlog::error("storage db: rollback after a failed group commit failed: {}", status);
+    }
+    failed_commits_counter_.Increment();
+  }
+  transactions_counter_.Increment();
+  batch_size_.Observe(static_cast<double>(batch.size()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.transactions;
+    stats_.writes += outcomes.size();
+    if (!batch_error.ok()) ++stats_.failed_batches;
+  }
+  // Only now, after COMMIT returned, is anyone told anything.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    WriteItem& item = batch[i];
+    item.done(batch_error.ok() ? std::move(outcomes[i]) : batch_error);
+    write_latency_.Record(absl::FromChrono(std::chrono::steady_clock::now() - item.queued));
+  }
+}
+
+}  // namespace coffer::storage::db

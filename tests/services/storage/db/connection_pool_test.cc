@@ -1,0 +1,462 @@
+#include "services/storage/db/connection_pool.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+#include "common/metrics/registry.h"
+#include "tests/services/storage/db/test_files.h"
+
+namespace coffer::storage::db {
+namespace {
+
+using testing::FreshPath;
+using testing::Key;
+
+// Generous bound on waits that only a bug would exhaust; no assertion
+// depends on how fast anything runs.
+constexpr auto kPatience = std::chrono::seconds(60);
+
+// A one-shot flag to wait for, on std primitives (visible to TSan).
+class Latch {
+ public:
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  // Returns whether the latch opened within kPatience.
+  bool Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Collects the outcomes of asynchronous calls, each tagged by the caller.
+class Outcomes {
+ public:
+  ConnectionPool::Done Recorder(std::string tag) {
+    return [this, tag = std::move(tag)](absl::Status status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      outcomes_[tag] = std::move(status);
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return outcomes_.size() >= count; });
+  }
+  absl::Status Get(const std::string& tag) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = outcomes_.find(tag);
+    return it == outcomes_.end() ? absl::UnknownError("no outcome yet") : it->second;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outcomes_.size();
+  }
+  size_t ok_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& [tag, status] : outcomes_) n += status.ok();
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, absl::Status> outcomes_;
+};
+
+ConnectionPool::WriteWork Insert(std::string k) {
+  return [k = std::move(k)](WriteContext& tx) -> absl::Status {
+    absl::StatusOr<CachedStatement> insert = tx.Prepare("INSERT INTO kv (k) VALUES (?1)");
+    if (!insert.ok()) return insert.status();
+    if (absl::Status s = (*insert)->Bind(1, k); !s.ok()) return s;
+    return (*insert)->Run();
+  };
+}
+
+absl::StatusOr<int64_t> CountIn(Connection& db, const std::string& where = "1") {
+  absl::StatusOr<CachedStatement> count = db.Prepare("SELECT count(*) FROM kv WHERE " + where);
+  if (!count.ok()) return count.status();
+  absl::StatusOr<bool> row = (*count)->Step();
+  if (!row.ok()) return row.status();
+  return (*count)->ColumnInt64(0);
+}
+
+class ConnectionPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = FreshPath(
+        absl::StrCat(::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db"));
+    pool_ = OpenPool();
+    ASSERT_NE(pool_, nullptr);
+    ASSERT_TRUE(pool_
+                    ->WriteSync([](WriteContext& tx) {
+                      return tx.Execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)");
+                    })
+                    .ok());
+  }
+
+  std::unique_ptr<ConnectionPool> OpenPool() {
+    ConnectionPoolOptions options;
+    options.path = path_;
+    options.readers = 4;
+    absl::StatusOr<std::unique_ptr<ConnectionPool>> pool = ConnectionPool::Open(options, Key());
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    return pool.ok() ? std::move(*pool) : nullptr;
+  }
+
+  int64_t Count(const std::string& where = "1") {
+    int64_t n = -1;
+    absl::Status status = pool_->ReadSync([&](ReadContext& rx) -> absl::Status {
+      absl::StatusOr<int64_t> count = CountIn(rx.connection(), where);
+      if (!count.ok()) return count.status();
+      n = *count;
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return n;
+  }
+
+  // Queues a write that holds the writer (inside its transaction) until
+  // `gate` opens, and waits until it is running: writes queued meanwhile all
+  // wait for the next batch.
+  void BlockWriter(Latch& gate, Outcomes& outcomes) {
+    auto inside = std::make_shared<Latch>();
+    pool_->Write(
+        [&gate, inside](WriteContext&) {
+          inside->Open();
+          return gate.Wait() ? absl::OkStatus() : absl::DeadlineExceededError("gate");
+        },
+        outcomes.Recorder("blocker"));
+    ASSERT_TRUE(inside->Wait());
+  }
+
+  std::string path_;
+  std::unique_ptr<ConnectionPool> pool_;
+};
+
+TEST_F(ConnectionPoolTest, ReadersProceedDuringALongWrite) {
+  constexpr int kReads = 20;
+  Latch write_inside;
+  Latch reads_done;
+  std::atomic<int> reads_finished{0};
+  std::atomic<int> reads_seeing_pending{0};
+  bool reads_finished_during_write = false;
+  Outcomes writes;
+
+  pool_->Write(
+      [&](WriteContext& tx) -> absl::Status {
+        if (absl::Status s = Insert("pending")(tx); !s.ok()) return s;
+        write_inside.Open();
+        // Hold the transaction open (at least 500 ms) until every read has
+        // completed; readers that waited for the writer would never get here.
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        reads_finished_during_write = reads_done.Wait();
+        return absl::OkStatus();
+      },
+      writes.Recorder("long"));
+  ASSERT_TRUE(write_inside.Wait());
+
+  Outcomes reads;
+  for (int i = 0; i < kReads; ++i) {
+    pool_->Read(
+        [&](ReadContext& rx) -> absl::Status {
+          absl::StatusOr<int64_t> n = CountIn(rx.connection(), "k = 'pending'");
+          if (!n.ok()) return n.status();
+          if (*n != 0) ++reads_seeing_pending;
+          return absl::OkStatus();
+        },
+        [&, done = reads.Recorder(absl::StrCat(i))](absl::Status status) mutable {
+          done(std::move(status));
+          if (++reads_finished == kReads) reads_done.Open();
+        });
+  }
+  ASSERT_TRUE(writes.WaitFor(1));
+  EXPECT_TRUE(writes.Get("long").ok()) << writes.Get("long");
+  EXPECT_TRUE(reads_finished_during_write);
+  EXPECT_EQ(reads.ok_count(), static_cast<size_t>(kReads));
+  EXPECT_EQ(reads_seeing_pending.load(), 0) << "uncommitted data must stay invisible";
+  EXPECT_EQ(Count("k = 'pending'"), 1);
+}
+
+TEST_F(ConnectionPoolTest, AReadSeesOneConsistentState) {
+  int64_t first = -1, second = -1;
+  absl::Status status = pool_->ReadSync([&](ReadContext& rx) -> absl::Status {
+    absl::StatusOr<int64_t> n = CountIn(rx.connection());
+    if (!n.ok()) return n.status();
+    first = *n;
+    // A write commits while this read transaction is open.
+    Latch committed;
+    pool_->Write(Insert("during_read"), [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      committed.Open();
+    });
+    if (!committed.Wait()) return absl::DeadlineExceededError("write never committed");
+    n = CountIn(rx.connection());
+    if (!n.ok()) return n.status();
+    second = *n;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(Count(), first + 1);
+}
+
+TEST_F(ConnectionPoolTest, ConcurrentWritesShareTransactions) {
+  constexpr int kThreads = 8;
+  constexpr int kWritesPerThread = 10;
+  const ConnectionPoolStats before = pool_->stats();
+  Latch gate;
+  Outcomes outcomes;
+  BlockWriter(gate, outcomes);
+
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        const std::string k = absl::StrCat(t, "-", i);
+        pool_->Write(Insert(k), outcomes.Recorder(k));
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(outcomes.size(), 0u) << "nothing is acknowledged before its commit";
+  gate.Open();
+
+  constexpr size_t kTotal = kThreads * kWritesPerThread + 1;
+  ASSERT_TRUE(outcomes.WaitFor(kTotal));
+  EXPECT_EQ(outcomes.ok_count(), kTotal);
+  const ConnectionPoolStats after = pool_->stats();
+  EXPECT_EQ(after.writes - before.writes, kTotal);
+  // The blocker's batch, then every queued write in one more.
+  EXPECT_EQ(after.transactions - before.transactions, 2u);
+  EXPECT_EQ(Count(), kThreads * kWritesPerThread);
+}
+
+TEST_F(ConnectionPoolTest, AFailingWriteRollsBackOnlyItself) {
+  const ConnectionPoolStats before = pool_->stats();
+  Latch gate;
+  Outcomes outcomes;
+  BlockWriter(gate, outcomes);
+
+  pool_->Write(Insert("a"), outcomes.Recorder("a"));
+  pool_->Write(
+      [](WriteContext& tx) -> absl::Status {
+        if (absl::Status s = Insert("b")(tx); !s.ok()) return s;
+        return absl::InvalidArgumentError("item b is bad");
+      },
+      outcomes.Recorder("b"));
+  pool_->Write(Insert("a"), outcomes.Recorder("duplicate"));
+  pool_->Write(Insert("c"), outcomes.Recorder("c"));
+  gate.Open();
+
+  ASSERT_TRUE(outcomes.WaitFor(5));
+  EXPECT_TRUE(outcomes.Get("a").ok()) << outcomes.Get("a");
+  EXPECT_EQ(outcomes.Get("b"), absl::InvalidArgumentError("item b is bad"));
+  EXPECT_EQ(outcomes.Get("duplicate").code(), absl::StatusCode::kAlreadyExists)
+      << outcomes.Get("duplicate");
+  EXPECT_TRUE(outcomes.Get("c").ok()) << outcomes.Get("c");
+  EXPECT_EQ(Count(), 2);
+  EXPECT_EQ(Count("k IN ('a', 'c')"), 2);
+  const ConnectionPoolStats after = pool_->stats();
+  EXPECT_EQ(after.transactions - before.transactions, 2u);
+  EXPECT_EQ(after.failed_batches, before.failed_batches);
+}
+
+TEST_F(ConnectionPoolTest, AWriteThatEndsTheTransactionFailsItsBatch) {
+  Latch gate;
+  Outcomes outcomes;
+  BlockWriter(gate, outcomes);
+  pool_->Write(Insert("before"), outcomes.Recorder("before"));
+  pool_->Write([](WriteContext& tx) { return tx.Execute("ROLLBACK"); }, outcomes.Recorder("rogue"));
+  pool_->Write(Insert("after"), outcomes.Recorder("after"));
+  gate.Open();
+  ASSERT_TRUE(outcomes.WaitFor(4));
+  EXPECT_FALSE(outcomes.Get("before").ok());
+  EXPECT_FALSE(outcomes.Get("rogue").ok());
+  EXPECT_FALSE(outcomes.Get("after").ok());
+  EXPECT_EQ(Count(), 0);
+  // The writer recovers for the next batch.
+  EXPECT_TRUE(pool_->WriteSync(Insert("later")).ok());
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(ConnectionPoolTest, EveryAcknowledgedWriteIsThereAfterReopening) {
+  constexpr int kThreads = 8;
+  constexpr int kWritesPerThread = 50;
+  std::atomic<int> acknowledged{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        if (pool_->WriteSync(Insert(absl::StrCat(t, "-", i))).ok()) ++acknowledged;
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(acknowledged.load(), kThreads * kWritesPerThread);
+  EXPECT_EQ(Count(), acknowledged.load());
+  EXPECT_LT(pool_->stats().transactions, pool_->stats().writes);
+
+  pool_.reset();
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count(), acknowledged.load());
+}
+
+TEST_F(ConnectionPoolTest, ShutdownFinishesQueuedWorkThenRefuses) {
+  Outcomes outcomes;
+  for (int i = 0; i < 30; ++i) {
+    pool_->Write(Insert(absl::StrCat(i)), outcomes.Recorder(absl::StrCat("w", i)));
+  }
+  pool_->Read([](ReadContext&) { return absl::OkStatus(); }, outcomes.Recorder("read"));
+  pool_->Shutdown();
+  EXPECT_EQ(outcomes.size(), 31u);
+  EXPECT_EQ(outcomes.ok_count(), 31u);
+
+  pool_->Write(Insert("late"), outcomes.Recorder("late write"));
+  pool_->Read([](ReadContext&) { return absl::OkStatus(); }, outcomes.Recorder("late read"));
+  EXPECT_EQ(outcomes.Get("late write").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(outcomes.Get("late read").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool_->WriteSync(Insert("late")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool_->ReadSync([](ReadContext&) { return absl::OkStatus(); }).code(),
+            absl::StatusCode::kUnavailable);
+  pool_->Shutdown();  // idempotent
+
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count(), 30);
+}
+
+TEST_F(ConnectionPoolTest, ReadersCannotWrite) {
+  absl::Status status =
+      pool_->ReadSync([](ReadContext& rx) { return rx.connection().Execute("DELETE FROM kv"); });
+  EXPECT_FALSE(status.ok());
+}
+
+TEST_F(ConnectionPoolTest, WrongKeyFailsToOpen) {
+  pool_.reset();
+  ConnectionPoolOptions options;
+  options.path = path_;
+  absl::StatusOr<std::unique_ptr<ConnectionPool>> pool =
+      ConnectionPool::Open(options, Key(testing::kOtherKey));
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kFailedPrecondition) << pool.status();
+}
+
+TEST_F(ConnectionPoolTest, ExportsMetrics) {
+  ASSERT_TRUE(pool_->WriteSync(Insert("m")).ok());
+  std::set<std::string> names;
+  for (const metrics::MetricSnapshot& m : metrics::Registry::Global().Snapshot("storage_db_")) {
+    names.insert(m.name);
+  }
+  for (const char* name : {"storage_db_read_queue_depth", "storage_db_write_queue_depth",
+                           "storage_db_write_batch_size", "storage_db_read_latency_seconds",
+                           "storage_db_write_latency_seconds", "storage_db_commit_latency_seconds",
+                           "storage_db_write_transactions"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+}
+
+// Not a fixture test: the process must have no threads of its own when it
+// forks.
+TEST(ConnectionPoolCrashTest, AcknowledgedWritesSurviveKill9) {
+  const std::string path = FreshPath("kill9.db");
+  {
+    absl::StatusOr<std::unique_ptr<Connection>> db = Connection::Open(path, Key(), {});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)").ok());
+  }
+  int acks[2];
+  ASSERT_EQ(pipe(acks), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child writes until it is killed and reports each write on the
+    // pipe only after WriteSync (its commit) returned.
+    close(acks[0]);
+    ConnectionPoolOptions options;
+    options.path = path;
+    absl::StatusOr<std::unique_ptr<ConnectionPool>> pool = ConnectionPool::Open(options, Key());
+    if (!pool.ok()) _exit(2);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&pool, t, fd = acks[1]] {
+        for (int i = 0; i < 1'000'000; ++i) {
+          const std::string k = absl::StrCat(t, "-", i);
+          if (!(*pool)->WriteSync(Insert(k)).ok()) _exit(3);
+          const std::string line = k + "\n";
+          if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+    _exit(0);
+  }
+  close(acks[1]);
+  // Kill the child once it has acknowledged a good number of writes.
+  std::string reported;
+  char buffer[4096];
+  while (std::count(reported.begin(), reported.end(), '\n') < 500) {
+    const ssize_t n = read(acks[0], buffer, sizeof(buffer));
+    if (n <= 0) break;
+    reported.append(buffer, static_cast<size_t>(n));
+  }
+  kill(child, SIGKILL);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "child exited early with " << wait_status;
+  // Acknowledgements already in the pipe when the child died count too.
+  for (ssize_t n; (n = read(acks[0], buffer, sizeof(buffer))) > 0;) {
+    reported.append(buffer, static_cast<size_t>(n));
+  }
+  close(acks[0]);
+
+  absl::StatusOr<std::unique_ptr<Connection>> db = Connection::Open(path, Key(), {});
+  ASSERT_TRUE(db.ok()) << db.status();
+  {
+    absl::StatusOr<CachedStatement> check = (*db)->Prepare("PRAGMA integrity_check");
+    ASSERT_TRUE(check.ok());
+    ASSERT_TRUE((*check)->Step().value());
+    EXPECT_EQ((*check)->ColumnText(0), "ok");
+  }
+  size_t acknowledged = 0;
+  for (absl::string_view line : absl::StrSplit(reported, '\n', absl::SkipEmpty())) {
+    // Lines are whole: pipe writes shorter than PIPE_BUF are atomic.
+    ++acknowledged;
+    absl::StatusOr<CachedStatement> select = (*db)->Prepare("SELECT 1 FROM kv WHERE k = ?1");
+    ASSERT_TRUE(select.ok());
+    ASSERT_TRUE((*select)->Bind(1, line).ok());
+    EXPECT_TRUE((*select)->Step().value()) << "acknowledged write lost: " << line;
+  }
+  EXPECT_GE(acknowledged, 500u);
+  absl::StatusOr<int64_t> stored = CountIn(**db);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_GE(static_cast<size_t>(*stored), acknowledged);
+}
+
+}  // namespace
+}  // namespace coffer::storage::db
