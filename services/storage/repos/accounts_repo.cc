@@ -1,0 +1,459 @@
+#include "services/storage/repos/accounts_repo.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+
+#include "common/chain/caip.h"
+#include "common/status/status_macros.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr size_t kMaxLabelBytes = 100;
+constexpr size_t kMaxTags = 16;
+constexpr size_t kMaxTagLength = 32;
+constexpr size_t kMaxAssetIds = 100;
+constexpr int32_t kDefaultPageSize = 100;
+constexpr int32_t kMaxPageSize = 1000;
+// Prefix of every page token, so a token of another call is recognized.
+constexpr absl::string_view kPageTokenVersion = "accounts-v1";
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
+  google::protobuf::Timestamp timestamp;
+  int64_t seconds = unix_nanos / 1000000000;
+  int64_t nanos = unix_nanos % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  timestamp.set_seconds(seconds);
+  timestamp.set_nanos(static_cast<int32_t>(nanos));
+  return timestamp;
+}
+
+v1::ChainKind ChainKindOf(absl::string_view chain_id) {
+  if (absl::StartsWith(chain_id, "eip155:")) return v1::CHAIN_KIND_EVM;
+  if (absl::StartsWith(chain_id, "bip122:")) return v1::CHAIN_KIND_BITCOIN;
+  return v1::CHAIN_KIND_UNSPECIFIED;
+}
+
+// [a-z0-9][a-z0-9_.-]{0,31}
+bool IsValidTag(absl::string_view tag) {
+  if (tag.empty() || tag.size() > kMaxTagLength) return false;
+  for (size_t i = 0; i < tag.size(); ++i) {
+    const char c = tag[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
+  }
+  return true;
+}
+
+// An id as given, safe to quote in a message: ids past the length limit are
+// cut (common/chain never echoes them either).
+std::string Quoted(absl::string_view id) {
+  if (id.size() > chain::kMaxIdLength) {
+    return absl::StrCat("\"", absl::CEscape(id.substr(0, 32)), "...\" (", id.size(), " bytes)");
+  }
+  return absl::StrCat("\"", absl::CEscape(id), "\"");
+}
+
+// The filters of a ListAccounts request in normal form: the page token is
+// bound to them.
+struct ListFilters {
+  std::string chain_id;
+  std::vector<std::string> tags;  // sorted, unique
+
+  std::string Fingerprint() const { return absl::StrCat(chain_id, "|", absl::StrJoin(tags, ",")); }
+};
+
+// Validated tags: sorted, without duplicates. `field` names them in errors.
+absl::StatusOr<std::vector<std::string>> NormalizeTags(
+    const google::protobuf::RepeatedPtrField<std::string>& tags, absl::string_view field) {
+  if (static_cast<size_t>(tags.size()) > kMaxTags) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", tags.size(), " tags, at most ", kMaxTags));
+  }
+  std::set<std::string> unique;
+  for (int i = 0; i < tags.size(); ++i) {
+    if (!IsValidTag(tags[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: ", Quoted(tags[i]), " is not [a-z0-9][a-z0-9_.-]{0,31}"));
+    }
+    unique.insert(tags[i]);
+  }
+  return std::vector<std::string>(unique.begin(), unique.end());
+}
+
+// One AddAccounts item after validation.
+struct ValidAccount {
+  std::string account_id;  // normalized
+  std::string chain_id;
+  std::string address;
+  std::string label;
+  std::vector<std::string> tags;       // sorted, unique
+  std::vector<std::string> asset_ids;  // normalized, sorted, unique
+};
+
+absl::StatusOr<ValidAccount> ValidateAccount(const v1::Account& account, int index) {
+  const std::string field = absl::StrCat("accounts[", index, "]");
+  absl::StatusOr<chain::AccountId> id = chain::ParseAccountId(account.account_id());
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".account_id: ", id.status().message()));
+  }
+  ValidAccount valid;
+  valid.account_id = id->ToString();
+  valid.chain_id = id->chain.ToString();
+  valid.address = id->address;
+  if (account.label().size() > kMaxLabelBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".label: ", account.label().size(),
+                                                   " bytes, at most ", kMaxLabelBytes));
+  }
+  valid.label = account.label();
+  ASSIGN_OR_RETURN(valid.tags, NormalizeTags(account.tags(), absl::StrCat(field, ".tags")));
+  if (static_cast<size_t>(account.asset_ids_size()) > kMaxAssetIds) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".asset_ids: ", account.asset_ids_size(),
+                                                   " ids, at most ", kMaxAssetIds));
+  }
+  std::set<std::string> assets;
+  for (int i = 0; i < account.asset_ids_size(); ++i) {
+    const std::string asset_field = absl::StrCat(field, ".asset_ids[", i, "]");
+    absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(account.asset_ids(i));
+    if (!asset.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(asset_field, ": ", asset.status().message()));
+    }
+    if (!(asset->chain == id->chain)) {
+      return absl::InvalidArgumentError(absl::StrCat(asset_field, ": asset of chain ",
+                                                     asset->chain.ToString(), ", account of ",
+                                                     valid.chain_id));
+    }
+    assets.insert(asset->ToString());
+  }
+  valid.asset_ids.assign(assets.begin(), assets.end());
+  return valid;
+}
+
+// The first column of every row of `statement`, bound to `key` as ?1.
+absl::StatusOr<std::vector<std::string>> Strings(absl::StatusOr<db::CachedStatement> prepared,
+                                                 absl::string_view key) {
+  ASSIGN_OR_RETURN(db::CachedStatement statement, std::move(prepared));
+  RETURN_IF_ERROR(statement->Bind(1, key));
+  std::vector<std::string> values;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, statement->Step());
+    if (!row) break;
+    values.emplace_back(statement->ColumnText(0));
+  }
+  return values;
+}
+
+constexpr char kSelectTags[] = "SELECT tag FROM account_tags WHERE account_id = ?1 ORDER BY tag";
+constexpr char kSelectAssets[] =
+    "SELECT asset_id FROM account_assets WHERE account_id = ?1 ORDER BY asset_id";
+
+// Replaces an account's tags and assets with `account`'s.
+absl::Status WriteSets(db::WriteContext& tx, const ValidAccount& account) {
+  for (const char* sql : {"DELETE FROM account_tags WHERE account_id = ?1",
+                          "DELETE FROM account_assets WHERE account_id = ?1"}) {
+    ASSIGN_OR_RETURN(db::CachedStatement statement, tx.Prepare(sql));
+    RETURN_IF_ERROR(statement->Bind(1, account.account_id));
+    RETURN_IF_ERROR(statement->Run());
+  }
+  for (const std::string& tag : account.tags) {
+    ASSIGN_OR_RETURN(db::CachedStatement statement,
+                     tx.Prepare("INSERT INTO account_tags (account_id, tag) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(statement->Bind(1, account.account_id));
+    RETURN_IF_ERROR(statement->Bind(2, tag));
+    RETURN_IF_ERROR(statement->Run());
+  }
+  for (const std::string& asset : account.asset_ids) {
+    ASSIGN_OR_RETURN(
+        db::CachedStatement statement,
+        tx.Prepare("INSERT INTO account_assets (account_id, asset_id) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(statement->Bind(1, account.account_id));
+    RETURN_IF_ERROR(statement->Bind(2, asset));
+    RETURN_IF_ERROR(statement->Run());
+  }
+  return absl::OkStatus();
+}
+
+void FillAccount(const ValidAccount& valid, int64_t created_at, int64_t updated_at,
+                 v1::Account* account) {
+  account->set_account_id(valid.account_id);
+  account->set_chain_id(valid.chain_id);
+  account->set_address(valid.address);
+  account->set_chain_kind(ChainKindOf(valid.chain_id));
+  account->set_label(valid.label);
+  for (const std::string& tag : valid.tags) account->add_tags(tag);
+  for (const std::string& asset : valid.asset_ids) account->add_asset_ids(asset);
+  *account->mutable_created_at() = ToTimestamp(created_at);
+  *account->mutable_updated_at() = ToTimestamp(updated_at);
+}
+
+// Registers or updates one validated account; fills `result` but for its
+// account_id (the id as given).
+absl::Status Upsert(db::WriteContext& tx, const ValidAccount& account, int64_t now,
+                    v1::AccountResult* result) {
+  ASSIGN_OR_RETURN(
+      db::CachedStatement select,
+      tx.Prepare("SELECT label, created_at, updated_at FROM accounts WHERE account_id = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, account.account_id));
+  ASSIGN_OR_RETURN(bool exists, select->Step());
+  if (!exists) {
+    ASSIGN_OR_RETURN(db::CachedStatement insert,
+                     tx.Prepare("INSERT INTO accounts (account_id, chain_id, address, label,"
+                                " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
+    RETURN_IF_ERROR(insert->Bind(1, account.account_id));
+    RETURN_IF_ERROR(insert->Bind(2, account.chain_id));
+    RETURN_IF_ERROR(insert->Bind(3, account.address));
+    RETURN_IF_ERROR(insert->Bind(4, account.label));
+    RETURN_IF_ERROR(insert->Bind(5, now));
+    RETURN_IF_ERROR(insert->Run());
+    RETURN_IF_ERROR(WriteSets(tx, account));
+    result->set_outcome(v1::AccountResult::CREATED);
+    FillAccount(account, now, now, result->mutable_account());
+    return absl::OkStatus();
+  }
+  const std::string label(select->ColumnText(0));
+  const int64_t created_at = select->ColumnInt64(1);
+  int64_t updated_at = select->ColumnInt64(2);
+  select->Reset();
+  ASSIGN_OR_RETURN(std::vector<std::string> tags,
+                   Strings(tx.Prepare(kSelectTags), account.account_id));
+  ASSIGN_OR_RETURN(std::vector<std::string> assets,
+                   Strings(tx.Prepare(kSelectAssets), account.account_id));
+  if (label == account.label && tags == account.tags && assets == account.asset_ids) {
+    result->set_outcome(v1::AccountResult::UNCHANGED);
+  } else {
+    ASSIGN_OR_RETURN(
+        db::CachedStatement update,
+        tx.Prepare("UPDATE accounts SET label = ?2, updated_at = ?3 WHERE account_id = ?1"));
+    RETURN_IF_ERROR(update->Bind(1, account.account_id));
+    RETURN_IF_ERROR(update->Bind(2, account.label));
+    RETURN_IF_ERROR(update->Bind(3, now));
+    RETURN_IF_ERROR(update->Run());
+    RETURN_IF_ERROR(WriteSets(tx, account));
+    updated_at = now;
+    result->set_outcome(v1::AccountResult::UPDATED);
+  }
+  FillAccount(account, created_at, updated_at, result->mutable_account());
+  return absl::OkStatus();
+}
+
+std::string EncodePageToken(const ListFilters& filters, absl::string_view last_id) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(kPageTokenVersion, "\n", filters.Fingerprint(), "\n", last_id));
+}
+
+// The last account_id of the previous page; "" for the first page.
+absl::StatusOr<std::string> DecodePageToken(const ListFilters& filters, absl::string_view token) {
+  if (token.empty()) return std::string();
+  std::string plain;
+  const absl::Status invalid =
+      absl::InvalidArgumentError("page.page_token: not a token of ListAccounts with these filters");
+  if (!absl::WebSafeBase64Unescape(token, &plain)) return invalid;
+  std::vector<std::string> parts = absl::StrSplit(plain, absl::MaxSplits('\n', 2));
+  if (parts.size() != 3 || parts[0] != kPageTokenVersion || parts[1] != filters.Fingerprint() ||
+      parts[2].empty()) {
+    return invalid;
+  }
+  return parts[2];
+}
+
+}  // namespace
+
+absl::Status AddAccounts(db::WriteContext& tx, const v1::AddAccountsRequest& request,
+                         v1::AddAccountsResponse* response, absl::Time now) {
+  response->Clear();
+  const size_t count = request.accounts_size();
+  if (count == 0) {
+    return absl::InvalidArgumentError("accounts: at least 1 account required");
+  }
+  if (count > kMaxAccountsPerBatch) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "accounts: ", count, " accounts, the limit is ", kMaxAccountsPerBatch, " per call"));
+  }
+  std::vector<absl::StatusOr<ValidAccount>> items;
+  items.reserve(count);
+  std::vector<std::string> invalid;
+  size_t invalid_count = 0;
+  for (size_t i = 0; i < count; ++i) {
+    items.push_back(ValidateAccount(request.accounts(i), static_cast<int>(i)));
+    if (!items.back().ok()) {
+      ++invalid_count;
+      if (invalid.size() < kMaxNamedInvalidItems) {
+        invalid.push_back(absl::StrCat(Quoted(request.accounts(i).account_id()), ": ",
+                                       items.back().status().message()));
+      }
+    }
+  }
+  if (request.all_or_nothing() && invalid_count > 0) {
+    std::string message =
+        absl::StrCat(invalid_count, " of ", count,
+                     " accounts invalid, nothing written: ", absl::StrJoin(invalid, "; "));
+    if (invalid_count > invalid.size()) {
+      absl::StrAppend(&message, "; and ", invalid_count - invalid.size(), " more");
+    }
+    return absl::InvalidArgumentError(message);
+  }
+
+  // An id given twice counts once: the last valid occurrence is written and
+  // every occurrence answers its result.
+  std::map<std::string, size_t> last_occurrence;
+  for (size_t i = 0; i < count; ++i) {
+    if (items[i].ok()) last_occurrence[items[i]->account_id] = i;
+  }
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  std::map<std::string, v1::AccountResult> written;
+  for (size_t i = 0; i < count; ++i) {
+    if (!items[i].ok() || last_occurrence[items[i]->account_id] != i) continue;
+    RETURN_IF_ERROR(Upsert(tx, *items[i], now_nanos, &written[items[i]->account_id]));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    v1::AccountResult* result = response->add_results();
+    if (items[i].ok()) {
+      *result = written[items[i]->account_id];
+    } else {
+      result->set_outcome(v1::AccountResult::FAILED);
+      result->mutable_error()->set_code(v1::Error::INVALID_ARGUMENT);
+      result->mutable_error()->set_message(std::string(items[i].status().message()));
+    }
+    result->set_account_id(request.accounts(i).account_id());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveAccounts(db::WriteContext& tx, const v1::RemoveAccountsRequest& request,
+                            v1::RemoveAccountsResponse* response) {
+  response->Clear();
+  const size_t count = request.account_ids_size();
+  if (count == 0) {
+    return absl::InvalidArgumentError("account_ids: at least 1 id required");
+  }
+  if (count > kMaxAccountsPerBatch) {
+    return absl::ResourceExhaustedError(absl::StrCat("account_ids: ", count, " ids, the limit is ",
+                                                     kMaxAccountsPerBatch, " per call"));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    v1::RemovedAccount* result = response->add_results();
+    result->set_account_id(request.account_ids(i));
+    absl::StatusOr<std::string> id = chain::NormalizeAccountId(request.account_ids(i));
+    if (!id.ok()) {
+      result->mutable_error()->set_code(v1::Error::INVALID_ARGUMENT);
+      result->mutable_error()->set_message(
+          absl::StrCat("account_ids[", i, "]: ", id.status().message()));
+      continue;
+    }
+    if (request.delete_history()) {
+      // latest_balances first: its rows pin the snapshot items.
+      for (const char* sql : {"DELETE FROM latest_balances WHERE account_id = ?1",
+                              "DELETE FROM snapshot_items WHERE account_id = ?1"}) {
+        ASSIGN_OR_RETURN(db::CachedStatement statement, tx.Prepare(sql));
+        RETURN_IF_ERROR(statement->Bind(1, *id));
+        RETURN_IF_ERROR(statement->Run());
+      }
+    }
+    ASSIGN_OR_RETURN(db::CachedStatement remove,
+                     tx.Prepare("DELETE FROM accounts WHERE account_id = ?1"));
+    RETURN_IF_ERROR(remove->Bind(1, *id));
+    RETURN_IF_ERROR(remove->Run());
+    result->set_removed(tx.connection().Changes() > 0);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& request,
+                          v1::ListAccountsResponse* response) {
+  response->Clear();
+  ListFilters filters;
+  if (!request.chain_id().empty()) {
+    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(request.chain_id());
+    if (!chain_id.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("chain_id: ", chain_id.status().message()));
+    }
+    filters.chain_id = chain_id->ToString();
+  }
+  ASSIGN_OR_RETURN(filters.tags, NormalizeTags(request.tags(), "tags"));
+  int32_t page_size = request.page().page_size();
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page.page_size: ", page_size, " is negative"));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  ASSIGN_OR_RETURN(std::string after, DecodePageToken(filters, request.page().page_token()));
+
+  // ?1 after, ?2 limit, then the chain and the tags. The text varies only
+  // with the number of tags (at most 17 forms), so the statement cache stays
+  // small.
+  std::string sql =
+      "SELECT account_id, chain_id, address, label, created_at, updated_at FROM accounts"
+      " WHERE account_id > ?1";
+  int next = 3;
+  if (!filters.chain_id.empty()) absl::StrAppend(&sql, " AND chain_id = ?", next++);
+  const int first_tag = next;
+  if (!filters.tags.empty()) {
+    std::vector<std::string> placeholders;
+    for (size_t i = 0; i < filters.tags.size(); ++i) {
+      placeholders.push_back(absl::StrCat("?", next++));
+    }
+    absl::StrAppend(&sql,
+                    " AND (SELECT count(*) FROM account_tags t WHERE t.account_id ="
+                    " accounts.account_id AND t.tag IN (",
+                    absl::StrJoin(placeholders, ", "), ")) = ", filters.tags.size());
+  }
+  absl::StrAppend(&sql, " ORDER BY account_id LIMIT ?2");
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(sql));
+  RETURN_IF_ERROR(select->Bind(1, after));
+  // One more than the page, to know whether another follows.
+  RETURN_IF_ERROR(select->Bind(2, int64_t{page_size} + 1));
+  if (!filters.chain_id.empty()) RETURN_IF_ERROR(select->Bind(3, filters.chain_id));
+  for (size_t i = 0; i < filters.tags.size(); ++i) {
+    RETURN_IF_ERROR(select->Bind(first_tag + static_cast<int>(i), filters.tags[i]));
+  }
+  bool more = false;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    if (response->accounts_size() == page_size) {
+      more = true;
+      break;
+    }
+    v1::Account* account = response->add_accounts();
+    account->set_account_id(std::string(select->ColumnText(0)));
+    account->set_chain_id(std::string(select->ColumnText(1)));
+    account->set_address(std::string(select->ColumnText(2)));
+    account->set_chain_kind(ChainKindOf(account->chain_id()));
+    account->set_label(std::string(select->ColumnText(3)));
+    *account->mutable_created_at() = ToTimestamp(select->ColumnInt64(4));
+    *account->mutable_updated_at() = ToTimestamp(select->ColumnInt64(5));
+  }
+  select->Reset();
+  for (v1::Account& account : *response->mutable_accounts()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> tags,
+                     Strings(tx.Prepare(kSelectTags), account.account_id()));
+    for (std::string& tag : tags) account.add_tags(std::move(tag));
+    ASSIGN_OR_RETURN(std::vector<std::string> assets,
+                     Strings(tx.Prepare(kSelectAssets), account.account_id()));
+    for (std::string& asset : assets) account.add_asset_ids(std::move(asset));
+  }
+  if (more) {
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(filters, response->accounts(response->accounts_size() - 1).account_id()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace coffer::storage

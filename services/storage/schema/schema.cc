@@ -1,0 +1,255 @@
+#include "services/storage/schema/schema.h"
+
+#include <vector>
+
+namespace coffer::storage {
+namespace {
+
+// Version 1: the whole data model of protos/coffer/v1/storage.proto.
+// Written for SQLite 3.15 (SQLCipher 3.4): no UPSERT, RETURNING or window
+// functions; partial indexes and WITHOUT ROWID are available.
+constexpr char kV1[] = R"sql(
+-- Registered accounts (Storage.AddAccounts). The CAIP-10 id in normal form is
+-- the key, so one account is spelled one way; chain_id and address are its
+-- parts, kept to filter by chain without parsing ids in SQL.
+CREATE TABLE accounts (
+  account_id TEXT PRIMARY KEY NOT NULL,
+  chain_id   TEXT NOT NULL,
+  address    TEXT NOT NULL,
+  label      TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- ListAccounts filtered by chain, in account_id order.
+CREATE INDEX accounts_by_chain ON accounts (chain_id, account_id);
+
+-- An account's tags, one row each: a set (the key dedups) that filters
+-- "having every one of these tags" can join on. Goes with its account.
+CREATE TABLE account_tags (
+  account_id TEXT NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+  tag        TEXT NOT NULL,
+  PRIMARY KEY (account_id, tag)
+) WITHOUT ROWID;
+-- Accounts having a tag.
+CREATE INDEX account_tags_by_tag ON account_tags (tag, account_id);
+
+-- The CAIP-19 assets to track for an account (Account.asset_ids); none means
+-- every asset the fetcher knows for the chain. Goes with its account.
+CREATE TABLE account_assets (
+  account_id TEXT NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+  asset_id   TEXT NOT NULL,
+  PRIMARY KEY (account_id, asset_id)
+) WITHOUT ROWID;
+
+-- One row per written snapshot (one refresh). idempotency_key makes
+-- WriteSnapshot retries safe: content_hash (a digest of the request's
+-- content) tells a retry with the same content (answer the stored one) from
+-- a conflicting reuse of the key (ALREADY_EXISTS). Item counts are kept here
+-- so listing snapshots never counts items.
+CREATE TABLE snapshots (
+  snapshot_id     INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  content_hash    BLOB NOT NULL,
+  taken_at        INTEGER NOT NULL,
+  written_at      INTEGER NOT NULL,
+  run_id          TEXT NOT NULL DEFAULT '',
+  items           INTEGER NOT NULL DEFAULT 0 CHECK (items >= 0),
+  failed_items    INTEGER NOT NULL DEFAULT 0 CHECK (failed_items >= 0),
+  skipped_items   INTEGER NOT NULL DEFAULT 0 CHECK (skipped_items >= 0)
+);
+-- ListSnapshots over a time range, newest first; retention by age.
+CREATE INDEX snapshots_by_taken_at ON snapshots (taken_at, snapshot_id);
+-- Snapshots of a run.
+CREATE INDEX snapshots_by_run ON snapshots (run_id) WHERE run_id != '';
+
+-- The block each chain was read at for a snapshot (WriteSnapshotRequest
+-- .blocks), at most one per chain.
+CREATE TABLE snapshot_blocks (
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots (snapshot_id) ON DELETE CASCADE,
+  chain_id    TEXT NOT NULL,
+  number      INTEGER NOT NULL CHECK (number >= 0),
+  hash        TEXT NOT NULL DEFAULT '',
+  block_time  INTEGER,
+  PRIMARY KEY (snapshot_id, chain_id)
+) WITHOUT ROWID;
+
+-- One reading of one (account, asset) in one snapshot: a value or an error,
+-- never both and never neither (the CHECK), so a balance that could not be
+-- read is never stored as zero. account_id has no foreign key on purpose:
+-- history outlives a removed account unless RemoveAccounts is asked to
+-- delete it. taken_at is copied from the snapshot so history reads use one
+-- index without a join.
+CREATE TABLE snapshot_items (
+  item_id        INTEGER PRIMARY KEY,
+  snapshot_id    INTEGER NOT NULL REFERENCES snapshots (snapshot_id) ON DELETE CASCADE,
+  account_id     TEXT NOT NULL,
+  asset_id       TEXT NOT NULL,
+  taken_at       INTEGER NOT NULL,
+  -- The value: decimal digits (up to 78 for a uint256) and the asset's decimals.
+  units          TEXT,
+  decimals       INTEGER CHECK (decimals BETWEEN 0 AND 255),
+  -- The error: a coffer.v1.Error.Code (never 0), its message and upstream.
+  error_code     INTEGER CHECK (error_code BETWEEN 1 AND 16),
+  error_message  TEXT,
+  error_upstream TEXT,
+  error_retry_after_ns INTEGER,
+  -- Where the reading came from (BalanceItem).
+  block_number   INTEGER,
+  block_hash     TEXT NOT NULL DEFAULT '',
+  source         TEXT NOT NULL DEFAULT '',
+  fetched_at     INTEGER,
+  -- Bitcoin only: unconfirmed (mempool) sums, (units, decimals) each.
+  unconfirmed_incoming_units    TEXT,
+  unconfirmed_incoming_decimals INTEGER,
+  unconfirmed_outgoing_units    TEXT,
+  unconfirmed_outgoing_decimals INTEGER,
+  UNIQUE (snapshot_id, account_id, asset_id),
+  CHECK ((units IS NOT NULL AND decimals IS NOT NULL AND error_code IS NULL
+          AND error_message IS NULL AND error_upstream IS NULL
+          AND error_retry_after_ns IS NULL)
+      OR (units IS NULL AND decimals IS NULL AND error_code IS NOT NULL
+          AND error_message IS NOT NULL AND error_upstream IS NOT NULL))
+);
+-- GetBalanceHistory of one account (and asset) over time.
+CREATE INDEX snapshot_items_by_account_asset_time
+  ON snapshot_items (account_id, asset_id, taken_at);
+-- GetBalanceHistory of one asset over all accounts over time.
+CREATE INDEX snapshot_items_by_asset_time ON snapshot_items (asset_id, taken_at);
+-- (snapshot_id, account_id, asset_id) is covered by the UNIQUE constraint:
+-- GetSnapshot's items in order, and the cascade when a snapshot is deleted.
+
+-- The latest reading of each (account, asset), maintained by WriteSnapshot
+-- in the same transaction, so "latest balances" and the portfolio read one
+-- row per (account, asset) instead of searching history. It keeps both the
+-- latest reading (last_item_id, with its error when it failed) and the last
+-- successful one (value_*), so one failing chain never blanks a balance.
+-- The references to snapshot_items (no cascade) make deleting an item that
+-- latest balances still need fail: Prune must keep them.
+CREATE TABLE latest_balances (
+  account_id        TEXT NOT NULL,
+  asset_id          TEXT NOT NULL,
+  -- The latest reading, failed or not, and its snapshot's taken_at.
+  last_item_id      INTEGER NOT NULL REFERENCES snapshot_items (item_id),
+  last_attempt_at   INTEGER NOT NULL,
+  -- The latest successful reading; all NULL when none ever succeeded.
+  value_item_id     INTEGER REFERENCES snapshot_items (item_id),
+  value_snapshot_id INTEGER,
+  units             TEXT,
+  decimals          INTEGER,
+  as_of             INTEGER,
+  block_number      INTEGER,
+  -- The latest reading's error; all NULL when it succeeded.
+  error_code        INTEGER CHECK (error_code BETWEEN 1 AND 16),
+  error_message     TEXT,
+  error_upstream    TEXT,
+  PRIMARY KEY (account_id, asset_id),
+  CHECK ((value_item_id IS NULL) = (units IS NULL)),
+  CHECK ((units IS NULL) = (decimals IS NULL) AND (units IS NULL) = (as_of IS NULL)),
+  CHECK ((error_code IS NULL) = (error_message IS NULL))
+) WITHOUT ROWID;
+-- Latest balances of one asset (portfolio, filters by asset).
+CREATE INDEX latest_balances_by_asset ON latest_balances (asset_id, account_id);
+-- Foreign key checks when snapshot items are deleted (Prune, RemoveAccounts
+-- with delete_history) would scan the table without these.
+CREATE INDEX latest_balances_by_last_item ON latest_balances (last_item_id);
+CREATE INDEX latest_balances_by_value_item ON latest_balances (value_item_id);
+
+-- Prices of whole units of assets in quote currencies (WritePrices). The key
+-- is (asset_id, quote_currency, price_time): a price for the same key
+-- replaces the stored one (INSERT OR REPLACE), and the key's index serves
+-- latest-price (MAX(price_time)) and price-history range reads.
+CREATE TABLE prices (
+  asset_id       TEXT NOT NULL,
+  quote_currency TEXT NOT NULL,
+  price_time     INTEGER NOT NULL,
+  units          TEXT NOT NULL,
+  decimals       INTEGER NOT NULL CHECK (decimals BETWEEN 0 AND 255),
+  source         TEXT NOT NULL DEFAULT '',
+  written_at     INTEGER NOT NULL,
+  PRIMARY KEY (asset_id, quote_currency, price_time)
+) WITHOUT ROWID;
+
+-- Task definitions the scheduler runs. What only the scheduler interprets
+-- (description, params, schedule, run retention) is the serialized
+-- coffer.v1.Task in definition; what storage queries or updates in its own
+-- transactions (kind, pause state, next run, failures, last run, revision
+-- for UpdateTaskDefinition's expected_revision) are columns.
+CREATE TABLE tasks (
+  task_id              TEXT PRIMARY KEY NOT NULL,
+  kind                 INTEGER NOT NULL CHECK (kind > 0),
+  definition           BLOB NOT NULL,
+  paused               INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+  status_note          TEXT NOT NULL DEFAULT '',
+  paused_at            INTEGER,
+  next_run_time        INTEGER,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0 CHECK (consecutive_failures >= 0),
+  last_run_id          TEXT NOT NULL DEFAULT '',
+  last_run_state       INTEGER NOT NULL DEFAULT 0,
+  last_run_finished_at INTEGER,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  revision             INTEGER NOT NULL DEFAULT 1 CHECK (revision > 0)
+) WITHOUT ROWID;
+-- ListTaskDefinitions filtered by kind.
+CREATE INDEX tasks_by_kind ON tasks (kind, task_id);
+
+-- Run records (StartRun, FinishRun). task_id has no foreign key on purpose:
+-- DeleteTaskDefinition may keep a deleted task's runs. counts (RunCounts),
+-- error_summary (the Run message holding only its error_summary) and
+-- progress (Progress) are serialized messages: only ever read whole.
+CREATE TABLE runs (
+  run_id           TEXT PRIMARY KEY NOT NULL,
+  task_id          TEXT NOT NULL,
+  task_kind        INTEGER NOT NULL,
+  state            INTEGER NOT NULL CHECK (state > 0),
+  run_trigger      INTEGER NOT NULL DEFAULT 0,
+  forced           INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),
+  coalesced        INTEGER NOT NULL DEFAULT 0 CHECK (coalesced >= 0),
+  scheduled_for    INTEGER,
+  started_at       INTEGER NOT NULL,
+  finished_at      INTEGER,
+  holder_id        TEXT NOT NULL DEFAULT '',
+  lease_epoch      INTEGER NOT NULL DEFAULT 0,
+  counts           BLOB,
+  error_code       INTEGER CHECK (error_code BETWEEN 1 AND 16),
+  error_message    TEXT,
+  error_upstream   TEXT,
+  error_summary    BLOB,
+  snapshot_id      TEXT NOT NULL DEFAULT '',
+  progress         BLOB,
+  cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1))
+) WITHOUT ROWID;
+-- A task's runs, newest first; run retention per task.
+CREATE INDEX runs_by_task_started ON runs (task_id, started_at);
+-- ListRunRecords across tasks, newest first.
+CREATE INDEX runs_by_started ON runs (started_at);
+-- At most one RUNNING (coffer.v1.RunState 2) run per task, enforced by the
+-- database itself: StartRun's "no overlap" holds even across replicas, and
+-- AbandonRuns finds running runs without a scan.
+CREATE UNIQUE INDEX runs_one_running_per_task ON runs (task_id) WHERE state = 2;
+
+-- Leases electing the active scheduler replica. The row outlives a release
+-- (holder_id '' and expires_at in the past) so epoch keeps growing across
+-- grants; expiry is judged by storage's clock against expires_at. Writes
+-- carrying a Fence are checked against this row in their own transaction.
+CREATE TABLE leases (
+  name           TEXT PRIMARY KEY NOT NULL,
+  holder_id      TEXT NOT NULL,
+  holder_address TEXT NOT NULL DEFAULT '',
+  epoch          INTEGER NOT NULL CHECK (epoch > 0),
+  acquired_at    INTEGER NOT NULL,
+  renewed_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+absl::Span<const db::Migration> Migrations() {
+  static const auto* const kMigrations = new std::vector<db::Migration>{
+      {1, "initial schema", kV1},
+  };
+  return *kMigrations;
+}
+
+}  // namespace coffer::storage

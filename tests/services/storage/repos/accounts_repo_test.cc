@@ -1,0 +1,490 @@
+#include "services/storage/repos/accounts_repo.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <future>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+
+#include "services/storage/db/connection.h"
+#include "services/storage/db/connection_pool.h"
+#include "services/storage/db/migrations.h"
+#include "services/storage/schema/schema.h"
+
+namespace coffer::storage {
+namespace {
+
+using v1::AccountResult;
+
+// EIP-55's own test vector, checksummed and all lower case.
+constexpr char kChecksummed[] = "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+constexpr char kLowerCase[] = "eip155:1:0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+// The same with one letter's case flipped: a bad checksum.
+constexpr char kBadChecksum[] = "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+constexpr char kBitcoin[] =
+    "bip122:000000000019d6689c085ae165831e93:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+
+std::string RandomKeyHex() {
+  std::random_device random;
+  std::string hex;
+  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
+  return hex;
+}
+
+// An EVM account id on `chain` whose address is the number `n`.
+std::string EvmId(int n, int chain = 1) { return absl::StrFormat("eip155:%d:0x%040d", chain, n); }
+
+class AccountsRepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = getenv("TEST_TMPDIR");
+    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/accounts_repo_test.db");
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
+    const std::string key = RandomKeyHex();
+    {
+      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
+          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
+      ASSERT_TRUE(connection.ok()) << connection.status();
+      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
+    }
+    db::ConnectionPoolOptions options;
+    options.path = path_;
+    options.readers = 2;
+    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
+        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+  }
+
+  void TearDown() override {
+    if (pool_ != nullptr) pool_->Shutdown();
+  }
+
+  absl::Status Write(db::ConnectionPool::WriteWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  absl::Status Read(db::ConnectionPool::ReadWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  absl::Status Add(const v1::AddAccountsRequest& request, v1::AddAccountsResponse* response,
+                   absl::Time now = absl::FromUnixSeconds(1700000000)) {
+    return Write([&](db::WriteContext& tx) { return AddAccounts(tx, request, response, now); });
+  }
+
+  // Adds accounts by id, with `tags` each; expects success.
+  void AddIds(const std::vector<std::string>& ids, const std::vector<std::string>& tags = {}) {
+    v1::AddAccountsRequest request;
+    for (const std::string& id : ids) {
+      v1::Account* account = request.add_accounts();
+      account->set_account_id(id);
+      for (const std::string& tag : tags) account->add_tags(tag);
+    }
+    v1::AddAccountsResponse response;
+    ASSERT_TRUE(Add(request, &response).ok());
+  }
+
+  absl::Status List(const v1::ListAccountsRequest& request, v1::ListAccountsResponse* response) {
+    return Read([&](db::ReadContext& tx) { return ListAccounts(tx, request, response); });
+  }
+
+  std::vector<std::string> ListIds(const v1::ListAccountsRequest& request) {
+    v1::ListAccountsResponse response;
+    absl::Status status = List(request, &response);
+    EXPECT_TRUE(status.ok()) << status;
+    std::vector<std::string> ids;
+    for (const v1::Account& account : response.accounts()) ids.push_back(account.account_id());
+    return ids;
+  }
+
+  absl::Status Remove(const v1::RemoveAccountsRequest& request,
+                      v1::RemoveAccountsResponse* response) {
+    return Write([&](db::WriteContext& tx) { return RemoveAccounts(tx, request, response); });
+  }
+
+  std::string path_;
+  std::unique_ptr<db::ConnectionPool> pool_;
+};
+
+TEST_F(AccountsRepoTest, AddsListsAndRemoves) {
+  v1::AddAccountsRequest request;
+  v1::Account* evm = request.add_accounts();
+  evm->set_account_id(kChecksummed);
+  evm->set_label("cold wallet");
+  evm->add_tags("cold");
+  evm->add_tags("family");
+  evm->add_tags("cold");
+  evm->add_asset_ids("eip155:1/slip44:60");
+  request.add_accounts()->set_account_id(kBitcoin);
+  v1::AddAccountsResponse response;
+  ASSERT_TRUE(Add(request, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::CREATED);
+  EXPECT_EQ(response.results(1).outcome(), AccountResult::CREATED);
+  const v1::Account& stored = response.results(0).account();
+  EXPECT_EQ(stored.chain_id(), "eip155:1");
+  EXPECT_EQ(stored.address(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+  EXPECT_EQ(stored.chain_kind(), v1::CHAIN_KIND_EVM);
+  EXPECT_EQ(std::vector<std::string>(stored.tags().begin(), stored.tags().end()),
+            (std::vector<std::string>{"cold", "family"}));
+  EXPECT_EQ(stored.created_at().seconds(), 1700000000);
+
+  v1::ListAccountsResponse listed;
+  ASSERT_TRUE(List({}, &listed).ok());
+  ASSERT_EQ(listed.accounts_size(), 2);
+  // Ordered by account_id: "bip122:..." before "eip155:...".
+  EXPECT_EQ(listed.accounts(0).account_id(), kBitcoin);
+  EXPECT_EQ(listed.accounts(0).chain_kind(), v1::CHAIN_KIND_BITCOIN);
+  EXPECT_EQ(listed.accounts(1).label(), "cold wallet");
+  EXPECT_EQ(listed.accounts(1).tags_size(), 2);
+  ASSERT_EQ(listed.accounts(1).asset_ids_size(), 1);
+  EXPECT_EQ(listed.accounts(1).asset_ids(0), "eip155:1/slip44:60");
+  EXPECT_TRUE(listed.page().next_page_token().empty());
+
+  v1::RemoveAccountsRequest remove;
+  remove.add_account_ids(kLowerCase);  // removed by its normal form
+  remove.add_account_ids(EvmId(5));    // never registered
+  remove.add_account_ids("eip155:1:0x12");
+  v1::RemoveAccountsResponse removed;
+  ASSERT_TRUE(Remove(remove, &removed).ok());
+  ASSERT_EQ(removed.results_size(), 3);
+  EXPECT_TRUE(removed.results(0).removed());
+  EXPECT_EQ(removed.results(0).account_id(), kLowerCase);
+  EXPECT_FALSE(removed.results(1).removed());
+  EXPECT_FALSE(removed.results(1).has_error());
+  EXPECT_FALSE(removed.results(2).removed());
+  EXPECT_EQ(removed.results(2).error().code(), v1::Error::INVALID_ARGUMENT);
+  EXPECT_NE(removed.results(2).error().message().find("account_ids[2]"), std::string::npos);
+  EXPECT_EQ(ListIds({}), std::vector<std::string>{kBitcoin});
+  // Retrying a removal succeeds and removes nothing.
+  ASSERT_TRUE(Remove(remove, &removed).ok());
+  EXPECT_FALSE(removed.results(0).removed());
+}
+
+TEST_F(AccountsRepoTest, IsIdempotent) {
+  v1::AddAccountsRequest request;
+  v1::Account* account = request.add_accounts();
+  account->set_account_id(kChecksummed);
+  account->set_label("a");
+  account->add_tags("x");
+  v1::AddAccountsResponse response;
+  ASSERT_TRUE(Add(request, &response, absl::FromUnixSeconds(100)).ok());
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::CREATED);
+
+  // The same again: nothing changes, not even updated_at.
+  ASSERT_TRUE(Add(request, &response, absl::FromUnixSeconds(200)).ok());
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::UNCHANGED);
+  EXPECT_EQ(response.results(0).account().updated_at().seconds(), 100);
+
+  // A new label and tags: updated, created_at kept.
+  account->set_label("b");
+  account->add_tags("y");
+  ASSERT_TRUE(Add(request, &response, absl::FromUnixSeconds(300)).ok());
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::UPDATED);
+  EXPECT_EQ(response.results(0).account().created_at().seconds(), 100);
+  EXPECT_EQ(response.results(0).account().updated_at().seconds(), 300);
+  v1::ListAccountsResponse listed;
+  ASSERT_TRUE(List({}, &listed).ok());
+  ASSERT_EQ(listed.accounts_size(), 1);
+  EXPECT_EQ(listed.accounts(0).label(), "b");
+  EXPECT_EQ(listed.accounts(0).tags_size(), 2);
+}
+
+TEST_F(AccountsRepoTest, AnIdGivenTwiceCountsOnceWithTheLastFields) {
+  v1::AddAccountsRequest request;
+  v1::Account* first = request.add_accounts();
+  first->set_account_id(kLowerCase);
+  first->set_label("first");
+  v1::Account* second = request.add_accounts();
+  second->set_account_id(kChecksummed);
+  second->set_label("second");
+  v1::AddAccountsResponse response;
+  ASSERT_TRUE(Add(request, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).account_id(), kLowerCase);
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::CREATED);
+  EXPECT_EQ(response.results(0).account().label(), "second");
+  EXPECT_EQ(response.results(1).account_id(), kChecksummed);
+  EXPECT_EQ(ListIds({}), std::vector<std::string>{kChecksummed});
+}
+
+TEST_F(AccountsRepoTest, StoresEvmAddressesInChecksumForm) {
+  AddIds({kLowerCase});
+  v1::ListAccountsResponse listed;
+  ASSERT_TRUE(List({}, &listed).ok());
+  ASSERT_EQ(listed.accounts_size(), 1);
+  EXPECT_EQ(listed.accounts(0).account_id(), kChecksummed);
+  EXPECT_EQ(listed.accounts(0).address(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+}
+
+TEST_F(AccountsRepoTest, ReportsInvalidItemsAndWritesTheRest) {
+  v1::AddAccountsRequest request;
+  request.add_accounts()->set_account_id(EvmId(1));
+  request.add_accounts()->set_account_id(kBadChecksum);
+  v1::Account* bad_tag = request.add_accounts();
+  bad_tag->set_account_id(EvmId(2));
+  bad_tag->add_tags("Not-Lower");
+  v1::Account* other_chain_asset = request.add_accounts();
+  other_chain_asset->set_account_id(EvmId(3));
+  other_chain_asset->add_asset_ids("eip155:10/slip44:60");
+  v1::AddAccountsResponse response;
+  ASSERT_TRUE(Add(request, &response).ok());
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.results(0).outcome(), AccountResult::CREATED);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(response.results(i).outcome(), AccountResult::FAILED) << i;
+    EXPECT_FALSE(response.results(i).has_account()) << i;
+    EXPECT_EQ(response.results(i).error().code(), v1::Error::INVALID_ARGUMENT) << i;
+  }
+  EXPECT_NE(response.results(1).error().message().find("accounts[1].account_id"), std::string::npos)
+      << response.results(1).error().message();
+  EXPECT_NE(response.results(2).error().message().find("accounts[2].tags[0]"), std::string::npos)
+      << response.results(2).error().message();
+  EXPECT_NE(response.results(3).error().message().find("accounts[3].asset_ids[0]"),
+            std::string::npos)
+      << response.results(3).error().message();
+  EXPECT_EQ(ListIds({}), std::vector<std::string>{EvmId(1)});
+}
+
+TEST_F(AccountsRepoTest, AllOrNothingWritesNothingAndNamesTheInvalidItems) {
+  v1::AddAccountsRequest request;
+  request.set_all_or_nothing(true);
+  request.add_accounts()->set_account_id(EvmId(1));
+  request.add_accounts()->set_account_id(kBadChecksum);
+  request.add_accounts()->set_account_id(EvmId(2));
+  request.add_accounts()->set_account_id("eip155:1:0x12");
+  v1::AddAccountsResponse response;
+  absl::Status status = Add(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("accounts[1].account_id"), std::string::npos) << status;
+  EXPECT_NE(status.message().find(kBadChecksum), std::string::npos) << status;
+  EXPECT_NE(status.message().find("accounts[3].account_id"), std::string::npos) << status;
+  EXPECT_EQ(status.message().find("accounts[0]"), std::string::npos) << status;
+  EXPECT_TRUE(ListIds({}).empty());
+
+  // Without the invalid items the same call writes everything.
+  request.mutable_accounts()->DeleteSubrange(3, 1);
+  request.mutable_accounts()->DeleteSubrange(1, 1);
+  ASSERT_TRUE(Add(request, &response).ok());
+  EXPECT_EQ(ListIds({}).size(), 2u);
+}
+
+TEST_F(AccountsRepoTest, AllOrNothingNamesAtMostTwentyItems) {
+  v1::AddAccountsRequest request;
+  request.set_all_or_nothing(true);
+  for (int i = 0; i < 25; ++i) request.add_accounts()->set_account_id("bad");
+  v1::AddAccountsResponse response;
+  absl::Status status = Add(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("accounts[19]"), std::string::npos) << status;
+  EXPECT_EQ(status.message().find("accounts[20]"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("and 5 more"), std::string::npos) << status;
+}
+
+TEST_F(AccountsRepoTest, RefusesEmptyAndOversizedBatches) {
+  v1::AddAccountsResponse response;
+  EXPECT_EQ(Add({}, &response).code(), absl::StatusCode::kInvalidArgument);
+  v1::AddAccountsRequest request;
+  for (size_t i = 0; i <= kMaxAccountsPerBatch; ++i) {
+    request.add_accounts()->set_account_id(EvmId(static_cast<int>(i)));
+  }
+  absl::Status status = Add(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("10000"), std::string::npos) << status;
+  EXPECT_TRUE(ListIds({}).empty());
+
+  v1::RemoveAccountsRequest remove;
+  for (size_t i = 0; i <= kMaxAccountsPerBatch; ++i) remove.add_account_ids(EvmId(1));
+  v1::RemoveAccountsResponse removed;
+  EXPECT_EQ(Remove(remove, &removed).code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(AccountsRepoTest, PagesThroughThreePages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(EvmId(i));
+  AddIds(ids);
+  v1::ListAccountsRequest request;
+  request.mutable_page()->set_page_size(3);
+  std::vector<std::string> seen;
+  int pages = 0;
+  while (true) {
+    v1::ListAccountsResponse response;
+    ASSERT_TRUE(List(request, &response).ok());
+    ++pages;
+    ASSERT_LE(pages, 3);
+    for (const v1::Account& account : response.accounts()) seen.push_back(account.account_id());
+    if (response.page().next_page_token().empty()) {
+      EXPECT_EQ(response.accounts_size(), 1);
+      break;
+    }
+    EXPECT_EQ(response.accounts_size(), 3);
+    request.mutable_page()->set_page_token(response.page().next_page_token());
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, ids);
+}
+
+TEST_F(AccountsRepoTest, PageSizeDefaultsTo100AndIsCappedAt1000) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1001; ++i) ids.push_back(EvmId(i));
+  AddIds(ids);
+  v1::ListAccountsRequest request;
+  EXPECT_EQ(ListIds(request).size(), 100u);
+  request.mutable_page()->set_page_size(5000);
+  v1::ListAccountsResponse response;
+  ASSERT_TRUE(List(request, &response).ok());
+  EXPECT_EQ(response.accounts_size(), 1000);
+  EXPECT_FALSE(response.page().next_page_token().empty());
+}
+
+TEST_F(AccountsRepoTest, RefusesOverlongLabelsAndTooManyTags) {
+  v1::AddAccountsRequest request;
+  request.add_accounts()->set_account_id(EvmId(1));
+  request.mutable_accounts(0)->set_label(std::string(101, 'x'));
+  request.add_accounts()->set_account_id(EvmId(2));
+  for (int i = 0; i < 17; ++i) request.mutable_accounts(1)->add_tags(absl::StrCat("t", i));
+  v1::AddAccountsResponse response;
+  ASSERT_TRUE(Add(request, &response).ok());
+  EXPECT_NE(response.results(0).error().message().find("accounts[0].label"), std::string::npos)
+      << response.results(0).error().message();
+  EXPECT_NE(response.results(1).error().message().find("accounts[1].tags"), std::string::npos)
+      << response.results(1).error().message();
+  EXPECT_TRUE(ListIds({}).empty());
+}
+
+TEST_F(AccountsRepoTest, RefusesBadPageRequests) {
+  AddIds({EvmId(1), EvmId(2)});
+  v1::ListAccountsRequest request;
+  request.mutable_page()->set_page_size(-1);
+  v1::ListAccountsResponse response;
+  EXPECT_EQ(List(request, &response).code(), absl::StatusCode::kInvalidArgument);
+
+  request.mutable_page()->set_page_size(1);
+  ASSERT_TRUE(List(request, &response).ok());
+  const std::string token = response.page().next_page_token();
+  ASSERT_FALSE(token.empty());
+  // A token is only good with the filters it was made with.
+  request.mutable_page()->set_page_token(token);
+  request.set_chain_id("eip155:1");
+  EXPECT_EQ(List(request, &response).code(), absl::StatusCode::kInvalidArgument);
+  request.clear_chain_id();
+  request.mutable_page()->set_page_token("not a token");
+  EXPECT_EQ(List(request, &response).code(), absl::StatusCode::kInvalidArgument);
+  request.mutable_page()->set_page_token(token);
+  ASSERT_TRUE(List(request, &response).ok());
+  ASSERT_EQ(response.accounts_size(), 1);
+  EXPECT_EQ(response.accounts(0).account_id(), EvmId(2));
+}
+
+TEST_F(AccountsRepoTest, FiltersByChainAndTags) {
+  AddIds({EvmId(1), EvmId(2, 10)}, {"hot"});
+  AddIds({EvmId(3), EvmId(4, 10)}, {"hot", "team"});
+  AddIds({EvmId(5)}, {"team"});
+  AddIds({kBitcoin});
+
+  v1::ListAccountsRequest request;
+  request.set_chain_id("eip155:10");
+  EXPECT_EQ(ListIds(request), (std::vector<std::string>{EvmId(2, 10), EvmId(4, 10)}));
+
+  request.clear_chain_id();
+  request.add_tags("team");
+  // Byte order: "eip155:10:" sorts before "eip155:1:".
+  EXPECT_EQ(ListIds(request), (std::vector<std::string>{EvmId(4, 10), EvmId(3), EvmId(5)}));
+
+  request.add_tags("hot");
+  EXPECT_EQ(ListIds(request), (std::vector<std::string>{EvmId(4, 10), EvmId(3)}));
+
+  request.set_chain_id("eip155:1");
+  EXPECT_EQ(ListIds(request), (std::vector<std::string>{EvmId(3)}));
+
+  request.clear_tags();
+  request.set_chain_id("bip122:000000000019d6689c085ae165831e93");
+  EXPECT_EQ(ListIds(request), (std::vector<std::string>{kBitcoin}));
+
+  request.set_chain_id("not a chain");
+  v1::ListAccountsResponse response;
+  absl::Status status = List(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("chain_id"), std::string::npos) << status;
+}
+
+TEST_F(AccountsRepoTest, RemoveWithDeleteHistoryDeletesItemsAndLatestBalances) {
+  AddIds({EvmId(1), EvmId(2)});
+  ASSERT_TRUE(Write([](db::WriteContext& tx) {
+                return tx.Execute(absl::StrCat(
+                    "INSERT INTO snapshots (snapshot_id, idempotency_key, content_hash, taken_at,"
+                    " written_at) VALUES (1, 'k', x'00', 10, 11);"
+                    "INSERT INTO snapshot_items (item_id, snapshot_id, account_id, asset_id,"
+                    " taken_at, units, decimals) VALUES (1, 1, '",
+                    EvmId(1), "', 'eip155:1/slip44:60', 10, '5', 18), (2, 1, '", EvmId(2),
+                    "', 'eip155:1/slip44:60', 10, '6', 18);"
+                    "INSERT INTO latest_balances (account_id, asset_id, last_item_id,"
+                    " last_attempt_at, value_item_id, value_snapshot_id, units, decimals, as_of)"
+                    " SELECT account_id, asset_id, item_id, 10, item_id, 1, units, decimals, 10"
+                    " FROM snapshot_items"));
+              }).ok());
+  v1::RemoveAccountsRequest remove;
+  remove.add_account_ids(EvmId(1));
+  remove.set_delete_history(true);
+  remove.add_account_ids(EvmId(2));
+  v1::RemoveAccountsResponse removed;
+  // delete_history applies to every id of the call.
+  ASSERT_TRUE(Remove(remove, &removed).ok());
+  EXPECT_TRUE(removed.results(0).removed());
+  EXPECT_TRUE(removed.results(1).removed());
+  int64_t items = -1;
+  ASSERT_TRUE(Read([&items](db::ReadContext& tx) -> absl::Status {
+                absl::StatusOr<db::CachedStatement> count = tx.Prepare(
+                    "SELECT (SELECT count(*) FROM snapshot_items) +"
+                    " (SELECT count(*) FROM latest_balances)");
+                if (!count.ok()) return count.status();
+                absl::StatusOr<bool> row = (*count)->Step();
+                if (!row.ok()) return row.status();
+                items = (*count)->ColumnInt64(0);
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(items, 0);
+}
+
+TEST_F(AccountsRepoTest, RemoveKeepsHistoryByDefault) {
+  AddIds({EvmId(1)});
+  ASSERT_TRUE(Write([](db::WriteContext& tx) {
+                return tx.Execute(absl::StrCat(
+                    "INSERT INTO snapshots (snapshot_id, idempotency_key, content_hash, taken_at,"
+                    " written_at) VALUES (1, 'k', x'00', 10, 11);"
+                    "INSERT INTO snapshot_items (snapshot_id, account_id, asset_id, taken_at,"
+                    " units, decimals) VALUES (1, '",
+                    EvmId(1), "', 'eip155:1/slip44:60', 10, '5', 18)"));
+              }).ok());
+  v1::RemoveAccountsRequest remove;
+  remove.add_account_ids(EvmId(1));
+  v1::RemoveAccountsResponse removed;
+  ASSERT_TRUE(Remove(remove, &removed).ok());
+  EXPECT_TRUE(removed.results(0).removed());
+  int64_t items = -1;
+  ASSERT_TRUE(Read([&items](db::ReadContext& tx) -> absl::Status {
+                absl::StatusOr<db::CachedStatement> count =
+                    tx.Prepare("SELECT count(*) FROM snapshot_items");
+                if (!count.ok()) return count.status();
+                absl::StatusOr<bool> row = (*count)->Step();
+                if (!row.ok()) return row.status();
+                items = (*count)->ColumnInt64(0);
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(items, 1);
+}
+
+}  // namespace
+}  // namespace coffer::storage
