@@ -1,4 +1,9 @@
 // coffer-storage: owns the encrypted SQLCipher database: accounts, snapshots, prices, tasks, runs.
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/flags/flag.h"
 #include <spdlog/spdlog.h>
 
 #include "coffer/v1/storage.grpc.pb.h"
@@ -6,6 +11,14 @@
 #include "common/exec/termination_signal.h"
 #include "common/grpc/service_host.h"
 #include "common/log/logging.h"
+#include "services/storage/database.h"
+
+ABSL_FLAG(std::string, db_path, "data/coffer.db",
+          "The encrypted database file (its directory is created if missing)");
+ABSL_FLAG(std::string, db_key_file, "",
+          "File holding the database key (64 hex digits); else COFFER_DB_KEY, else a "
+          "development key generated beside a new database");
+ABSL_FLAG(int, db_readers, 4, "Reader threads, each with its own database connection");
 
 namespace {
 
@@ -31,5 +44,28 @@ int main(int argc, char** argv) {
   // reflection describe the API already.
   coffer::v1::Storage::Service api;
   host.server().RegisterService(&api);
-  return host.Run();
+
+  // The database opens after the server listens but before SERVING: health
+  // turns SERVING only once migrations are done and the pool is open.
+  coffer::storage::OpenedDatabase database;
+  std::string db_path = absl::GetFlag(FLAGS_db_path);
+  host.admin().SetDetailsProvider([&database, db_path] {
+    return std::map<std::string, std::string>{
+        {"database", db_path}, {"schema_version", std::to_string(database.schema_version)}};
+  });
+  return host.Run(
+      [&]() -> absl::Status {
+        coffer::storage::DatabaseOptions options;
+        options.path = db_path;
+        options.key_file = absl::GetFlag(FLAGS_db_key_file);
+        options.readers = absl::GetFlag(FLAGS_db_readers);
+        absl::StatusOr<coffer::storage::OpenedDatabase> opened =
+            coffer::storage::OpenDatabase(options);
+        if (!opened.ok()) return opened.status();
+        database = std::move(*opened);
+        return absl::OkStatus();
+      },
+      [&] {
+        if (database.pool) database.pool->Shutdown();
+      });
 }
