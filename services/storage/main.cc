@@ -12,6 +12,7 @@
 #include "common/grpc/service_host.h"
 #include "common/log/logging.h"
 #include "services/storage/database.h"
+#include "services/storage/storage_service.h"
 
 ABSL_FLAG(std::string, db_path, "data/coffer.db",
           "The encrypted database file (its directory is created if missing)");
@@ -39,11 +40,8 @@ int main(int argc, char** argv) {
       .grpc_services = {"coffer.v1.Storage"},
       .default_listen = "127.0.0.1:50052",
   });
-  // Placeholder until the storage service's own issue lands: the generated base
-  // class answers UNIMPLEMENTED for every method, and registering it lets
-  // reflection describe the API already.
-  coffer::v1::Storage::Service api;
-  host.server().RegisterService(&api);
+  coffer::storage::StorageService api;
+  api.Register(host.server());
 
   // The database opens after the server listens but before SERVING: health
   // turns SERVING only once migrations are done and the pool is open.
@@ -63,6 +61,7 @@ int main(int argc, char** argv) {
             coffer::storage::OpenDatabase(options);
         if (!opened.ok()) return opened.status();
         database = std::move(*opened);
+        api.SetPool(database.pool.get());
         return absl::OkStatus();
       },
       [&] {
