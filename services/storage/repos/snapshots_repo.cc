@@ -1,0 +1,747 @@
+#include "services/storage/repos/snapshots_repo.h"
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include <openssl/evp.h>
+
+#include "common/chain/amount.h"
+#include "common/chain/caip.h"
+#include "common/status/status_macros.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr size_t kMaxIdempotencyKeyLength = 128;
+constexpr size_t kMaxTags = 16;
+constexpr int32_t kDefaultPageSize = 100;
+constexpr int32_t kMaxPageSize = 1000;
+constexpr absl::string_view kPageTokenVersion = "latest-v1";
+constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
+  google::protobuf::Timestamp timestamp;
+  int64_t seconds = unix_nanos / 1000000000;
+  int64_t nanos = unix_nanos % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  timestamp.set_seconds(seconds);
+  timestamp.set_nanos(static_cast<int32_t>(nanos));
+  return timestamp;
+}
+
+google::protobuf::Duration ToDuration(int64_t nanos) {
+  google::protobuf::Duration duration;
+  duration.set_seconds(nanos / 1000000000);
+  duration.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return duration;
+}
+
+// Unix nanoseconds of a Timestamp; INVALID_ARGUMENT naming `field` when out
+// of the range storage keeps.
+absl::StatusOr<int64_t> ToNanos(const google::protobuf::Timestamp& timestamp,
+                                absl::string_view field) {
+  // 0001-01-01 to 2262-04-11: what fits int64 nanoseconds.
+  if (timestamp.seconds() < -9223372036LL || timestamp.seconds() > 9223372035LL ||
+      timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range"));
+  }
+  return timestamp.seconds() * 1000000000LL + timestamp.nanos();
+}
+
+absl::StatusOr<int64_t> DurationNanos(const google::protobuf::Duration& duration,
+                                      absl::string_view field) {
+  if (duration.seconds() < 0 || duration.nanos() < 0 || duration.seconds() > 9223372035LL ||
+      duration.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range"));
+  }
+  return duration.seconds() * 1000000000LL + duration.nanos();
+}
+
+std::string Quoted(absl::string_view id) {
+  if (id.size() > chain::kMaxIdLength) {
+    return absl::StrCat("\"", absl::CEscape(id.substr(0, 32)), "...\" (", id.size(), " bytes)");
+  }
+  return absl::StrCat("\"", absl::CEscape(id), "\"");
+}
+
+absl::StatusOr<std::string> Sha256(absl::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("SHA-256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+// Deterministic serialization of `message`.
+std::string Canonical(const google::protobuf::MessageLite& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeWithCachedSizes(&coded);
+  }
+  return bytes;
+}
+
+absl::Status ValidateIdempotencyKey(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("idempotency_key: required");
+  if (key.size() > kMaxIdempotencyKeyLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "idempotency_key: ", key.size(), " characters, at most ", kMaxIdempotencyKeyLength));
+  }
+  for (char c : key) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError("idempotency_key: not printable ASCII");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAmount(const v1::Amount& amount, absl::string_view field) {
+  absl::Status status = chain::ValidateBalance(amount.units(), amount.decimals());
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", status.message()));
+  return absl::OkStatus();
+}
+
+// One item to store, validated and normalized.
+struct ValidItem {
+  const v1::BalanceItem* item;
+  std::string account_id;
+  std::string asset_id;
+  std::optional<int64_t> fetched_at;
+  std::optional<int64_t> retry_after;
+};
+
+absl::StatusOr<ValidItem> ValidateItem(const v1::BalanceItem& item, int index) {
+  const std::string field = absl::StrCat("items[", index, "]");
+  ValidItem valid;
+  valid.item = &item;
+  absl::StatusOr<chain::AccountId> account = chain::ParseAccountId(item.account_id());
+  if (!account.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".account_id: ", account.status().message()));
+  }
+  absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(item.asset_id());
+  if (!asset.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".asset_id: ", asset.status().message()));
+  }
+  if (!(asset->chain == account->chain)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".asset_id: asset of chain ",
+                                                   asset->chain.ToString(), ", account of ",
+                                                   account->chain.ToString()));
+  }
+  valid.account_id = account->ToString();
+  valid.asset_id = asset->ToString();
+  switch (item.result_case()) {
+    case v1::BalanceItem::kAmount:
+      RETURN_IF_ERROR(ValidateAmount(item.amount(), absl::StrCat(field, ".amount")));
+      break;
+    case v1::BalanceItem::kError:
+      if (item.error().code() < 1 || item.error().code() > 16) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".error.code: ", item.error().code(), " is not 1 to 16"));
+      }
+      if (item.error().has_retry_after()) {
+        ASSIGN_OR_RETURN(
+            valid.retry_after,
+            DurationNanos(item.error().retry_after(), absl::StrCat(field, ".error.retry_after")));
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": exactly one of amount or error is required"));
+  }
+  if (item.has_block_number() && item.block_number() > kMaxInt64) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".block_number: out of range"));
+  }
+  if (item.has_fetched_at()) {
+    ASSIGN_OR_RETURN(valid.fetched_at,
+                     ToNanos(item.fetched_at(), absl::StrCat(field, ".fetched_at")));
+  }
+  if (item.has_unconfirmed_incoming()) {
+    RETURN_IF_ERROR(
+        ValidateAmount(item.unconfirmed_incoming(), absl::StrCat(field, ".unconfirmed_incoming")));
+  }
+  if (item.has_unconfirmed_outgoing()) {
+    RETURN_IF_ERROR(
+        ValidateAmount(item.unconfirmed_outgoing(), absl::StrCat(field, ".unconfirmed_outgoing")));
+  }
+  return valid;
+}
+
+absl::Status CheckFence(db::WriteContext& tx, const v1::Fence& fence, absl::Time now) {
+  if (fence.lease_name().empty()) return absl::InvalidArgumentError("fence.lease_name: required");
+  if (fence.holder_id().empty()) return absl::InvalidArgumentError("fence.holder_id: required");
+  if (fence.epoch() == 0) return absl::InvalidArgumentError("fence.epoch: required, > 0");
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT holder_id, epoch, expires_at FROM leases WHERE name = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, fence.lease_name()));
+  ASSIGN_OR_RETURN(bool row, select->Step());
+  const std::string lease = Quoted(fence.lease_name());
+  if (!row) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is not held"));
+  }
+  if (select->ColumnText(0) != fence.holder_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fence: lease ", lease, " is held by another holder"));
+  }
+  const int64_t epoch = select->ColumnInt64(1);
+  if (static_cast<uint64_t>(epoch) != fence.epoch()) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is at epoch ",
+                                                      epoch, ", the fence at ", fence.epoch()));
+  }
+  if (select->ColumnInt64(2) <= absl::ToUnixNanos(now)) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " has expired"));
+  }
+  return absl::OkStatus();
+}
+
+// Fills `snapshot` from the snapshots row `snapshot_id` and its blocks.
+absl::Status LoadSnapshot(db::WriteContext& tx, int64_t snapshot_id, v1::Snapshot* snapshot) {
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT idempotency_key, taken_at, written_at, run_id, items, "
+                              "failed_items, skipped_items FROM snapshots WHERE snapshot_id = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, snapshot_id));
+  ASSIGN_OR_RETURN(bool row, select->Step());
+  if (!row) return absl::InternalError("snapshot vanished");
+  snapshot->set_snapshot_id(absl::StrCat(snapshot_id));
+  snapshot->set_idempotency_key(std::string(select->ColumnText(0)));
+  *snapshot->mutable_taken_at() = ToTimestamp(select->ColumnInt64(1));
+  *snapshot->mutable_written_at() = ToTimestamp(select->ColumnInt64(2));
+  snapshot->set_run_id(std::string(select->ColumnText(3)));
+  snapshot->set_items(static_cast<uint32_t>(select->ColumnInt64(4)));
+  snapshot->set_failed_items(static_cast<uint32_t>(select->ColumnInt64(5)));
+  snapshot->set_skipped_items(static_cast<uint32_t>(select->ColumnInt64(6)));
+  ASSIGN_OR_RETURN(db::CachedStatement blocks,
+                   tx.Prepare("SELECT chain_id, number, hash, block_time FROM snapshot_blocks "
+                              "WHERE snapshot_id = ?1 ORDER BY chain_id"));
+  RETURN_IF_ERROR(blocks->Bind(1, snapshot_id));
+  while (true) {
+    ASSIGN_OR_RETURN(bool block_row, blocks->Step());
+    if (!block_row) break;
+    v1::BlockRef* block = snapshot->add_blocks();
+    block->set_chain_id(std::string(blocks->ColumnText(0)));
+    block->set_number(static_cast<uint64_t>(blocks->ColumnInt64(1)));
+    block->set_hash(std::string(blocks->ColumnText(2)));
+    if (!blocks->ColumnIsNull(3)) *block->mutable_time() = ToTimestamp(blocks->ColumnInt64(3));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> IsRegistered(db::WriteContext& tx, const std::string& account_id) {
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT 1 FROM accounts WHERE account_id = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, account_id));
+  return select->Step();
+}
+
+absl::Status BindOptional(db::Statement& statement, int index, const std::optional<int64_t>& v) {
+  if (v.has_value()) return statement.Bind(index, *v);
+  return statement.BindNull(index);
+}
+
+// Inserts one item of snapshot `snapshot_id`; answers its item_id.
+absl::StatusOr<int64_t> InsertItem(db::WriteContext& tx, int64_t snapshot_id, int64_t taken_at,
+                                   const ValidItem& valid) {
+  const v1::BalanceItem& item = *valid.item;
+  ASSIGN_OR_RETURN(
+      db::CachedStatement insert,
+      tx.Prepare("INSERT INTO snapshot_items (snapshot_id, account_id, asset_id, taken_at, units, "
+                 "decimals, error_code, error_message, error_upstream, error_retry_after_ns, "
+                 "block_number, block_hash, source, fetched_at, unconfirmed_incoming_units, "
+                 "unconfirmed_incoming_decimals, unconfirmed_outgoing_units, "
+                 "unconfirmed_outgoing_decimals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                 "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"));
+  RETURN_IF_ERROR(insert->Bind(1, snapshot_id));
+  RETURN_IF_ERROR(insert->Bind(2, valid.account_id));
+  RETURN_IF_ERROR(insert->Bind(3, valid.asset_id));
+  RETURN_IF_ERROR(insert->Bind(4, taken_at));
+  if (item.has_amount()) {
+    RETURN_IF_ERROR(insert->Bind(5, item.amount().units()));
+    RETURN_IF_ERROR(insert->Bind(6, static_cast<int64_t>(item.amount().decimals())));
+    for (int i = 7; i <= 10; ++i) RETURN_IF_ERROR(insert->BindNull(i));
+  } else {
+    RETURN_IF_ERROR(insert->BindNull(5));
+    RETURN_IF_ERROR(insert->BindNull(6));
+    RETURN_IF_ERROR(insert->Bind(7, static_cast<int64_t>(item.error().code())));
+    RETURN_IF_ERROR(insert->Bind(8, item.error().message()));
+    RETURN_IF_ERROR(insert->Bind(9, item.error().upstream()));
+    RETURN_IF_ERROR(BindOptional(*insert, 10, valid.retry_after));
+  }
+  std::optional<int64_t> block_number;
+  if (item.has_block_number()) block_number = static_cast<int64_t>(item.block_number());
+  RETURN_IF_ERROR(BindOptional(*insert, 11, block_number));
+  RETURN_IF_ERROR(insert->Bind(12, item.block_hash()));
+  RETURN_IF_ERROR(insert->Bind(13, item.source()));
+  RETURN_IF_ERROR(BindOptional(*insert, 14, valid.fetched_at));
+  int index = 15;
+  for (const v1::Amount* unconfirmed :
+       {item.has_unconfirmed_incoming() ? &item.unconfirmed_incoming() : nullptr,
+        item.has_unconfirmed_outgoing() ? &item.unconfirmed_outgoing() : nullptr}) {
+    if (unconfirmed != nullptr) {
+      RETURN_IF_ERROR(insert->Bind(index, unconfirmed->units()));
+      RETURN_IF_ERROR(insert->Bind(index + 1, static_cast<int64_t>(unconfirmed->decimals())));
+    } else {
+      RETURN_IF_ERROR(insert->BindNull(index));
+      RETURN_IF_ERROR(insert->BindNull(index + 1));
+    }
+    index += 2;
+  }
+  RETURN_IF_ERROR(insert->Run());
+  return tx.connection().LastInsertRowId();
+}
+
+// Folds one stored item into latest_balances: it becomes the latest reading
+// unless a later snapshot's reading is already there, and the latest value
+// when it succeeded and no later value is there. A failed reading never
+// touches the value.
+absl::Status UpdateLatest(db::WriteContext& tx, int64_t snapshot_id, int64_t taken_at,
+                          int64_t item_id, const ValidItem& valid) {
+  const v1::BalanceItem& item = *valid.item;
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT last_attempt_at, as_of FROM latest_balances "
+                              "WHERE account_id = ?1 AND asset_id = ?2"));
+  RETURN_IF_ERROR(select->Bind(1, valid.account_id));
+  RETURN_IF_ERROR(select->Bind(2, valid.asset_id));
+  ASSIGN_OR_RETURN(bool exists, select->Step());
+  const bool newer_attempt = !exists || taken_at >= select->ColumnInt64(0);
+  const bool newer_value = item.has_amount() && (!exists || select->ColumnIsNull(1) ||
+                                                 taken_at >= select->ColumnInt64(1));
+  select->Reset();
+  if (!exists) {
+    ASSIGN_OR_RETURN(db::CachedStatement insert,
+                     tx.Prepare("INSERT INTO latest_balances (account_id, asset_id, last_item_id, "
+                                "last_attempt_at) VALUES (?1, ?2, ?3, ?4)"));
+    RETURN_IF_ERROR(insert->Bind(1, valid.account_id));
+    RETURN_IF_ERROR(insert->Bind(2, valid.asset_id));
+    RETURN_IF_ERROR(insert->Bind(3, item_id));
+    RETURN_IF_ERROR(insert->Bind(4, taken_at));
+    RETURN_IF_ERROR(insert->Run());
+  }
+  if (newer_attempt) {
+    ASSIGN_OR_RETURN(
+        db::CachedStatement update,
+        tx.Prepare("UPDATE latest_balances SET last_item_id = ?3, last_attempt_at = ?4, "
+                   "error_code = ?5, error_message = ?6, error_upstream = ?7 "
+                   "WHERE account_id = ?1 AND asset_id = ?2"));
+    RETURN_IF_ERROR(update->Bind(1, valid.account_id));
+    RETURN_IF_ERROR(update->Bind(2, valid.asset_id));
+    RETURN_IF_ERROR(update->Bind(3, item_id));
+    RETURN_IF_ERROR(update->Bind(4, taken_at));
+    if (item.has_error()) {
+      RETURN_IF_ERROR(update->Bind(5, static_cast<int64_t>(item.error().code())));
+      RETURN_IF_ERROR(update->Bind(6, item.error().message()));
+      RETURN_IF_ERROR(update->Bind(7, item.error().upstream()));
+    } else {
+      for (int i = 5; i <= 7; ++i) RETURN_IF_ERROR(update->BindNull(i));
+    }
+    RETURN_IF_ERROR(update->Run());
+  }
+  if (newer_value) {
+    ASSIGN_OR_RETURN(
+        db::CachedStatement update,
+        tx.Prepare("UPDATE latest_balances SET value_item_id = ?3, value_snapshot_id = ?4, "
+                   "units = ?5, decimals = ?6, as_of = ?7, block_number = ?8 "
+                   "WHERE account_id = ?1 AND asset_id = ?2"));
+    RETURN_IF_ERROR(update->Bind(1, valid.account_id));
+    RETURN_IF_ERROR(update->Bind(2, valid.asset_id));
+    RETURN_IF_ERROR(update->Bind(3, item_id));
+    RETURN_IF_ERROR(update->Bind(4, snapshot_id));
+    RETURN_IF_ERROR(update->Bind(5, item.amount().units()));
+    RETURN_IF_ERROR(update->Bind(6, static_cast<int64_t>(item.amount().decimals())));
+    RETURN_IF_ERROR(update->Bind(7, taken_at));
+    std::optional<int64_t> block_number;
+    if (item.has_block_number()) block_number = static_cast<int64_t>(item.block_number());
+    RETURN_IF_ERROR(BindOptional(*update, 8, block_number));
+    RETURN_IF_ERROR(update->Run());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest& request,
+                           v1::WriteSnapshotResponse* response, absl::Time now) {
+  RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key()));
+  if (static_cast<size_t>(request.items_size()) > kMaxSnapshotItems) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("items: ", request.items_size(), " items, at most ", kMaxSnapshotItems));
+  }
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  int64_t taken_at = now_nanos;
+  if (request.has_taken_at()) {
+    ASSIGN_OR_RETURN(taken_at, ToNanos(request.taken_at(), "taken_at"));
+  }
+
+  std::vector<std::pair<std::string, const v1::BlockRef*>> blocks;
+  std::set<std::string> block_chains;
+  for (int i = 0; i < request.blocks_size(); ++i) {
+    const v1::BlockRef& block = request.blocks(i);
+    const std::string field = absl::StrCat("blocks[", i, "]");
+    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(block.chain_id());
+    if (!chain_id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".chain_id: ", chain_id.status().message()));
+    }
+    std::string normalized = chain_id->ToString();
+    if (!block_chains.insert(normalized).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".chain_id: ", normalized, " appears more than once"));
+    }
+    if (block.number() > kMaxInt64) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".number: out of range"));
+    }
+    if (block.has_time()) RETURN_IF_ERROR(ToNanos(block.time(), field + ".time").status());
+    blocks.emplace_back(std::move(normalized), &block);
+  }
+
+  std::vector<ValidItem> items;
+  items.reserve(request.items_size());
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (int i = 0; i < request.items_size(); ++i) {
+    ASSIGN_OR_RETURN(ValidItem valid, ValidateItem(request.items(i), i));
+    auto [it, inserted] = seen.emplace(std::make_pair(valid.account_id, valid.asset_id), i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: account ", valid.account_id,
+                                                     " and asset ", valid.asset_id,
+                                                     " also in items[", it->second, "]"));
+    }
+    items.push_back(std::move(valid));
+  }
+
+  v1::WriteSnapshotRequest content = request;
+  content.clear_idempotency_key();
+  content.clear_fence();
+  ASSIGN_OR_RETURN(const std::string hash, Sha256(Canonical(content)));
+
+  {
+    ASSIGN_OR_RETURN(
+        db::CachedStatement select,
+        tx.Prepare("SELECT snapshot_id, content_hash FROM snapshots WHERE idempotency_key = ?1"));
+    RETURN_IF_ERROR(select->Bind(1, request.idempotency_key()));
+    ASSIGN_OR_RETURN(bool exists, select->Step());
+    if (exists) {
+      const int64_t snapshot_id = select->ColumnInt64(0);
+      const bool same = select->ColumnBlob(1) == hash;
+      select->Reset();
+      if (!same) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("idempotency_key: ", Quoted(request.idempotency_key()),
+                         " was written with other content (snapshot ", snapshot_id, ")"));
+      }
+      response->Clear();
+      response->set_already_written(true);
+      return LoadSnapshot(tx, snapshot_id, response->mutable_snapshot());
+    }
+  }
+
+  // An empty fence (set but with every field default) counts as none.
+  const v1::Fence& fence = request.fence();
+  if (!fence.lease_name().empty() || !fence.holder_id().empty() || fence.epoch() != 0) {
+    RETURN_IF_ERROR(CheckFence(tx, fence, now));
+  }
+
+  ASSIGN_OR_RETURN(
+      db::CachedStatement insert,
+      tx.Prepare("INSERT INTO snapshots (idempotency_key, content_hash, taken_at, written_at, "
+                 "run_id) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  RETURN_IF_ERROR(insert->Bind(1, request.idempotency_key()));
+  RETURN_IF_ERROR(insert->Bind(2, db::Blob{hash}));
+  RETURN_IF_ERROR(insert->Bind(3, taken_at));
+  RETURN_IF_ERROR(insert->Bind(4, now_nanos));
+  RETURN_IF_ERROR(insert->Bind(5, request.run_id()));
+  RETURN_IF_ERROR(insert->Run());
+  const int64_t snapshot_id = tx.connection().LastInsertRowId();
+
+  for (const auto& [chain_id, block] : blocks) {
+    ASSIGN_OR_RETURN(db::CachedStatement insert_block,
+                     tx.Prepare("INSERT INTO snapshot_blocks (snapshot_id, chain_id, number, "
+                                "hash, block_time) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    RETURN_IF_ERROR(insert_block->Bind(1, snapshot_id));
+    RETURN_IF_ERROR(insert_block->Bind(2, chain_id));
+    RETURN_IF_ERROR(insert_block->Bind(3, static_cast<int64_t>(block->number())));
+    RETURN_IF_ERROR(insert_block->Bind(4, block->hash()));
+    std::optional<int64_t> block_time;
+    if (block->has_time()) {
+      ASSIGN_OR_RETURN(block_time, ToNanos(block->time(), "time"));
+    }
+    RETURN_IF_ERROR(BindOptional(*insert_block, 5, block_time));
+    RETURN_IF_ERROR(insert_block->Run());
+  }
+
+  int64_t stored = 0;
+  int64_t failed = 0;
+  int64_t skipped = 0;
+  std::map<std::string, bool> registered;
+  for (const ValidItem& valid : items) {
+    auto it = registered.find(valid.account_id);
+    if (it == registered.end()) {
+      ASSIGN_OR_RETURN(bool is_registered, IsRegistered(tx, valid.account_id));
+      it = registered.emplace(valid.account_id, is_registered).first;
+    }
+    if (!it->second) {
+      ++skipped;
+      continue;
+    }
+    ASSIGN_OR_RETURN(int64_t item_id, InsertItem(tx, snapshot_id, taken_at, valid));
+    RETURN_IF_ERROR(UpdateLatest(tx, snapshot_id, taken_at, item_id, valid));
+    ++stored;
+    if (valid.item->has_error()) ++failed;
+  }
+
+  ASSIGN_OR_RETURN(db::CachedStatement counts,
+                   tx.Prepare("UPDATE snapshots SET items = ?2, failed_items = ?3, "
+                              "skipped_items = ?4 WHERE snapshot_id = ?1"));
+  RETURN_IF_ERROR(counts->Bind(1, snapshot_id));
+  RETURN_IF_ERROR(counts->Bind(2, stored));
+  RETURN_IF_ERROR(counts->Bind(3, failed));
+  RETURN_IF_ERROR(counts->Bind(4, skipped));
+  RETURN_IF_ERROR(counts->Run());
+
+  response->Clear();
+  response->set_already_written(false);
+  return LoadSnapshot(tx, snapshot_id, response->mutable_snapshot());
+}
+
+namespace {
+
+// The filters of a GetLatestBalances request in normal form.
+struct LatestFilters {
+  std::set<std::string> account_ids;  // normalized; empty: registered accounts
+  std::set<std::string> asset_ids;    // normalized; empty: all
+  std::string chain_id;               // normalized; empty: all
+  std::vector<std::string> tags;      // sorted, unique
+  bool exclude_zero = false;
+
+  std::string Fingerprint() const {
+    std::string text;
+    for (const std::string& id : account_ids) absl::StrAppend(&text, id, ",");
+    absl::StrAppend(&text, "|");
+    for (const std::string& id : asset_ids) absl::StrAppend(&text, id, ",");
+    absl::StrAppend(&text, "|", chain_id, "|");
+    for (const std::string& tag : tags) absl::StrAppend(&text, tag, ",");
+    absl::StrAppend(&text, "|", exclude_zero ? 1 : 0);
+    return text;
+  }
+};
+
+absl::StatusOr<LatestFilters> ParseFilters(const v1::GetLatestBalancesRequest& request) {
+  LatestFilters filters;
+  if (static_cast<size_t>(request.account_ids_size()) > kMaxLatestBalanceIds) {
+    return absl::ResourceExhaustedError(absl::StrCat("account_ids: ", request.account_ids_size(),
+                                                     " ids, at most ", kMaxLatestBalanceIds));
+  }
+  if (static_cast<size_t>(request.asset_ids_size()) > kMaxLatestBalanceIds) {
+    return absl::ResourceExhaustedError(absl::StrCat("asset_ids: ", request.asset_ids_size(),
+                                                     " ids, at most ", kMaxLatestBalanceIds));
+  }
+  for (int i = 0; i < request.account_ids_size(); ++i) {
+    absl::StatusOr<std::string> id = chain::NormalizeAccountId(request.account_ids(i));
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("account_ids[", i, "]: ", id.status().message()));
+    }
+    filters.account_ids.insert(*std::move(id));
+  }
+  for (int i = 0; i < request.asset_ids_size(); ++i) {
+    absl::StatusOr<std::string> id = chain::NormalizeAssetId(request.asset_ids(i));
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("asset_ids[", i, "]: ", id.status().message()));
+    }
+    filters.asset_ids.insert(*std::move(id));
+  }
+  if (!request.chain_id().empty()) {
+    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(request.chain_id());
+    if (!chain_id.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("chain_id: ", chain_id.status().message()));
+    }
+    filters.chain_id = chain_id->ToString();
+  }
+  if (static_cast<size_t>(request.tags_size()) > kMaxTags) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tags: ", request.tags_size(), " tags, at most ", kMaxTags));
+  }
+  std::set<std::string> tags;
+  for (int i = 0; i < request.tags_size(); ++i) {
+    if (request.tags(i).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("tags[", i, "]: empty"));
+    }
+    tags.insert(request.tags(i));
+  }
+  filters.tags.assign(tags.begin(), tags.end());
+  filters.exclude_zero = request.exclude_zero();
+  return filters;
+}
+
+// The chain of a normalized CAIP-10 id: its first two ':'-separated parts.
+std::string ChainOf(absl::string_view account_id) {
+  const size_t first = account_id.find(':');
+  if (first == absl::string_view::npos) return "";
+  const size_t second = account_id.find(':', first + 1);
+  return std::string(account_id.substr(0, second));
+}
+
+// Whether `account_id` has every one of `tags`.
+absl::StatusOr<bool> HasTags(db::ReadContext& tx, const std::string& account_id,
+                             const std::vector<std::string>& tags) {
+  if (tags.empty()) return true;
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT tag FROM account_tags WHERE account_id = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, account_id));
+  std::set<std::string> has;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    has.emplace(select->ColumnText(0));
+  }
+  for (const std::string& tag : tags) {
+    if (!has.contains(tag)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesRequest& request,
+                               v1::GetLatestBalancesResponse* response, absl::Time now) {
+  ASSIGN_OR_RETURN(LatestFilters filters, ParseFilters(request));
+  // TODO: value balances in request.quote_currency at the latest stored price.
+  int32_t page_size = request.page().page_size();
+  if (page_size < 0) return absl::InvalidArgumentError("page.page_size: negative");
+  if (page_size == 0) page_size = kDefaultPageSize;
+  if (page_size > kMaxPageSize) page_size = kMaxPageSize;
+
+  ASSIGN_OR_RETURN(const std::string fingerprint, Sha256(filters.Fingerprint()));
+  std::string after_account;
+  std::string after_asset;
+  if (!request.page().page_token().empty()) {
+    std::string decoded;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(request.page().page_token(), &decoded)) {
+      parts = absl::StrSplit(decoded, absl::MaxSplits('\0', 3));
+    }
+    if (parts.size() != 4 || parts[0] != kPageTokenVersion || parts[1] != fingerprint) {
+      return absl::InvalidArgumentError(
+          "page.page_token: not a token of GetLatestBalances with these filters");
+    }
+    after_account = parts[2];
+    after_asset = parts[3];
+  }
+
+  // Which accounts are answered, by id: the named ones (registered or not)
+  // or every registered one, then narrowed by chain and tags.
+  std::set<std::string> accounts;
+  if (!filters.account_ids.empty()) {
+    for (const std::string& id : filters.account_ids) {
+      if (!filters.chain_id.empty() && ChainOf(id) != filters.chain_id) continue;
+      ASSIGN_OR_RETURN(bool tagged, HasTags(tx, id, filters.tags));
+      if (tagged) accounts.insert(id);
+    }
+  } else {
+    ASSIGN_OR_RETURN(db::CachedStatement select,
+                     tx.Prepare("SELECT account_id, chain_id FROM accounts ORDER BY account_id"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      if (!filters.chain_id.empty() && select->ColumnText(1) != filters.chain_id) continue;
+      std::string id(select->ColumnText(0));
+      ASSIGN_OR_RETURN(bool tagged, HasTags(tx, id, filters.tags));
+      if (tagged) accounts.insert(std::move(id));
+    }
+  }
+
+  response->Clear();
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT lb.account_id, lb.asset_id, lb.last_attempt_at, "
+                              "lb.value_snapshot_id, lb.units, lb.decimals, lb.as_of, "
+                              "lb.block_number, lb.error_code, lb.error_message, "
+                              "lb.error_upstream, si.error_retry_after_ns "
+                              "FROM latest_balances lb "
+                              "LEFT JOIN snapshot_items si ON si.item_id = lb.last_item_id "
+                              "WHERE lb.account_id = ?1 AND lb.asset_id > ?2 "
+                              "ORDER BY lb.asset_id"));
+  auto account = accounts.lower_bound(after_account);
+  std::string asset_cursor = after_asset;
+  if (account != accounts.end() && *account != after_account) asset_cursor.clear();
+  std::string last_account;
+  std::string last_asset;
+  bool more = false;
+  for (; account != accounts.end() && !more; ++account) {
+    select->Reset();
+    RETURN_IF_ERROR(select->Bind(1, *account));
+    RETURN_IF_ERROR(select->Bind(2, asset_cursor));
+    asset_cursor.clear();
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      const std::string asset_id(select->ColumnText(1));
+      if (!filters.asset_ids.empty() && !filters.asset_ids.contains(asset_id)) continue;
+      const bool failed = !select->ColumnIsNull(8);
+      const bool has_value = !select->ColumnIsNull(4);
+      if (filters.exclude_zero && !failed && has_value && select->ColumnText(4) == "0") continue;
+      if (response->balances_size() >= page_size) {
+        more = true;
+        break;
+      }
+      v1::LatestBalance* balance = response->add_balances();
+      balance->set_account_id(*account);
+      balance->set_asset_id(asset_id);
+      *balance->mutable_last_attempt_at() = ToTimestamp(select->ColumnInt64(2));
+      if (has_value) {
+        balance->mutable_amount()->set_units(std::string(select->ColumnText(4)));
+        balance->mutable_amount()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(5)));
+        const int64_t as_of = select->ColumnInt64(6);
+        *balance->mutable_as_of() = ToTimestamp(as_of);
+        *balance->mutable_age() = ToDuration(now_nanos > as_of ? now_nanos - as_of : 0);
+        if (!select->ColumnIsNull(7)) {
+          balance->set_block_number(static_cast<uint64_t>(select->ColumnInt64(7)));
+        }
+        balance->set_snapshot_id(absl::StrCat(select->ColumnInt64(3)));
+      }
+      if (failed) {
+        v1::Error* error = balance->mutable_error();
+        error->set_code(static_cast<v1::Error::Code>(select->ColumnInt64(8)));
+        error->set_message(std::string(select->ColumnText(9)));
+        error->set_upstream(std::string(select->ColumnText(10)));
+        if (!select->ColumnIsNull(11)) {
+          *error->mutable_retry_after() = ToDuration(select->ColumnInt64(11));
+        }
+      }
+      last_account = *account;
+      last_asset = asset_id;
+    }
+  }
+  select->Reset();
+  if (more) {
+    std::string token =
+        absl::StrCat(kPageTokenVersion, std::string(1, '\0'), fingerprint, std::string(1, '\0'),
+                     last_account, std::string(1, '\0'), last_asset);
+    std::string encoded;
+    absl::WebSafeBase64Escape(token, &encoded);
+    response->mutable_page()->set_next_page_token(std::move(encoded));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace coffer::storage

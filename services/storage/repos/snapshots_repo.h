@@ -1,0 +1,71 @@
+// Balance snapshots in the database (Storage.WriteSnapshot,
+// GetLatestBalances), as protos/coffer/v1/storage.proto documents them. Each
+// function is the work of one db::ConnectionPool Write or Read and runs on the
+// pool's thread:
+//
+//   pool->Write(
+//       [&request, response](db::WriteContext& tx) {
+//         return WriteSnapshot(tx, request, response, absl::Now());
+//       },
+//       std::move(done));
+//
+// A returned error undoes everything the call wrote (the pool rolls its
+// savepoint back); the response is then meaningless.
+#ifndef COFFER_SERVICES_STORAGE_REPOS_SNAPSHOTS_REPO_H_
+#define COFFER_SERVICES_STORAGE_REPOS_SNAPSHOTS_REPO_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+#include "coffer/v1/storage.pb.h"
+#include "services/storage/db/connection_pool.h"
+
+namespace coffer::storage {
+
+// Most items one WriteSnapshot takes.
+inline constexpr size_t kMaxSnapshotItems = 100000;
+// Most account or asset ids one GetLatestBalances filters on.
+inline constexpr size_t kMaxLatestBalanceIds = 1000;
+
+// Writes one snapshot in the caller's transaction. `now` is storage's clock
+// (written_at, taken_at when unset, lease expiry).
+//
+// * INVALID_ARGUMENT naming the field and item for a malformed request: the
+//   idempotency key (1 to 128 printable ASCII characters), blocks (valid
+//   CAIP-2 chain, at most one per chain), items (valid CAIP-10 account and
+//   CAIP-19 asset of the account's chain, each pair at most once, exactly
+//   one of amount (a uint256 in decimal, decimals 0 to 255) or error (code
+//   1 to 16)). RESOURCE_EXHAUSTED past kMaxSnapshotItems.
+// * Idempotency: the content hash is SHA-256 over the deterministic
+//   serialization of the request without its key and fence. The same key
+//   with the same hash answers the stored snapshot with already_written =
+//   true and writes nothing (checked before the fence, so a writer that
+//   lost its lease after committing can still learn its write landed); the
+//   same key with another hash is ALREADY_EXISTS.
+// * Fence: when set, every field is required (INVALID_ARGUMENT) and the
+//   lease it names must exist, be held by its holder at its epoch and not
+//   have expired at `now`; otherwise FAILED_PRECONDITION. Unset or empty
+//   (every field default): unchecked.
+// * Items of accounts that are not registered are skipped and counted.
+// * latest_balances is kept per (account, asset): the latest reading by
+//   taken_at (value or error) and the latest successful value, which a
+//   failed reading never replaces.
+[[nodiscard]] absl::Status WriteSnapshot(db::WriteContext& tx,
+                                         const v1::WriteSnapshotRequest& request,
+                                         v1::WriteSnapshotResponse* response, absl::Time now);
+
+// One page of latest balances ordered by (account_id, asset_id), filtered as
+// the request says. `now` gives the age of each amount. INVALID_ARGUMENT for
+// a malformed filter, a negative page size or a page token not given for the
+// same filters; RESOURCE_EXHAUSTED past kMaxLatestBalanceIds ids. Valuation
+// in quote_currency is not done yet (value and price stay unset).
+[[nodiscard]] absl::Status GetLatestBalances(db::ReadContext& tx,
+                                             const v1::GetLatestBalancesRequest& request,
+                                             v1::GetLatestBalancesResponse* response,
+                                             absl::Time now);
+
+}  // namespace coffer::storage
+
+#endif  // COFFER_SERVICES_STORAGE_REPOS_SNAPSHOTS_REPO_H_
