@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 
 #include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/snapshots_repo.h"
 
 namespace coffer::storage {
 
@@ -45,6 +46,16 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
                          v1::ListAccountsResponse* reply, Done done) {
                     HandleListAccounts(context, request, reply, std::move(done));
                   });
+  server.AddUnary(MethodName("WriteSnapshot"), &async_api_, &AsyncApi::RequestWriteSnapshot,
+                  [this](CallContext& context, const v1::WriteSnapshotRequest& request,
+                         v1::WriteSnapshotResponse* reply, Done done) {
+                    HandleWriteSnapshot(context, request, reply, std::move(done));
+                  });
+  server.AddUnary(MethodName("GetLatestBalances"), &async_api_, &AsyncApi::RequestGetLatestBalances,
+                  [this](CallContext& context, const v1::GetLatestBalancesRequest& request,
+                         v1::GetLatestBalancesResponse* reply, Done done) {
+                    HandleGetLatestBalances(context, request, reply, std::move(done));
+                  });
 }
 
 db::ConnectionPool* StorageService::PoolOrAnswer(Done& done) {
@@ -80,6 +91,30 @@ void StorageService::HandleListAccounts(CallContext& /*context*/,
   if (pool == nullptr) return;
   pool->Read([&request, reply](db::ReadContext& tx) { return ListAccounts(tx, request, reply); },
              Answer(std::move(done)));
+}
+
+void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
+                                         const v1::WriteSnapshotRequest& request,
+                                         v1::WriteSnapshotResponse* reply, Done done) {
+  db::ConnectionPool* pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  // One snapshot is one write: it commits whole (in the writer's group
+  // commit) or not at all, and the caller hears back only after the commit.
+  pool->Write([&request, reply](
+                  db::WriteContext& tx) { return WriteSnapshot(tx, request, reply, absl::Now()); },
+              Answer(std::move(done)));
+}
+
+void StorageService::HandleGetLatestBalances(CallContext& /*context*/,
+                                             const v1::GetLatestBalancesRequest& request,
+                                             v1::GetLatestBalancesResponse* reply, Done done) {
+  db::ConnectionPool* pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  pool->Read(
+      [&request, reply](db::ReadContext& tx) {
+        return GetLatestBalances(tx, request, reply, absl::Now());
+      },
+      Answer(std::move(done)));
 }
 
 }  // namespace coffer::storage

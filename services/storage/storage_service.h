@@ -19,9 +19,11 @@ namespace coffer::storage {
 
 class StorageService {
  public:
+  // Nested from the outside in; each layer turns one method asynchronous.
   using AsyncApi =
       v1::Storage::WithAsyncMethod_AddAccounts<v1::Storage::WithAsyncMethod_RemoveAccounts<
-          v1::Storage::WithAsyncMethod_ListAccounts<v1::Storage::Service>>>;
+          v1::Storage::WithAsyncMethod_ListAccounts<v1::Storage::WithAsyncMethod_WriteSnapshot<
+              v1::Storage::WithAsyncMethod_GetLatestBalances<v1::Storage::Service>>>>>;
 
   // Before server.Start().
   void Register(grpc_util::AsyncServer& server);
@@ -35,6 +37,11 @@ class StorageService {
   void HandleRemoveAccounts(grpc_util::CallContext& context,
                             const v1::RemoveAccountsRequest& request,
                             v1::RemoveAccountsResponse* reply, grpc_util::Done done);
+  void HandleWriteSnapshot(grpc_util::CallContext& context, const v1::WriteSnapshotRequest& request,
+                           v1::WriteSnapshotResponse* reply, grpc_util::Done done);
+  void HandleGetLatestBalances(grpc_util::CallContext& context,
+                               const v1::GetLatestBalancesRequest& request,
+                               v1::GetLatestBalancesResponse* reply, grpc_util::Done done);
   void HandleListAccounts(grpc_util::CallContext& context, const v1::ListAccountsRequest& request,
                           v1::ListAccountsResponse* reply, grpc_util::Done done);
 

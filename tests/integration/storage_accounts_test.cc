@@ -1,6 +1,6 @@
-// Accounts through coffer-storage's gRPC API: added (normalized, idempotent),
-// listed, rejected by name, removed; stored encrypted; the methods that have
-// not landed yet answer UNIMPLEMENTED rather than hang.
+// Accounts and snapshots through coffer-storage's gRPC API: accounts added (normalized,
+// idempotent), listed, rejected by name, removed; stored encrypted; the methods that have not
+// landed yet answer UNIMPLEMENTED rather than hang.
 #include <signal.h>
 
 #include <fstream>
@@ -24,7 +24,7 @@ constexpr char kBitcoin[] =
 
 class StorageAccountsTest : public IntegrationTestBase {};
 
-TEST_F(StorageAccountsTest, AddListRemove) {
+TEST_F(StorageAccountsTest, AccountsThenSnapshotsThenLatestBalances) {
   ServiceProcess& storage = StartService(Service::kStorage);
   auto client = Client<Storage>(storage);
 
@@ -71,6 +71,34 @@ TEST_F(StorageAccountsTest, AddListRemove) {
   ASSERT_EQ(listed->accounts_size(), 1);
   EXPECT_EQ(listed->accounts(0).account_id(), kEvmChecksum);
   EXPECT_EQ(listed->accounts(0).label(), "hot wallet label");
+
+  // A snapshot: ETH read fine; then a refresh whose ETH read failed. The
+  // latest balance keeps the last known value beside the error, never zero.
+  const std::string eth = "eip155:1/slip44:60";
+  for (int refresh = 0; refresh < 2; ++refresh) {
+    v1::WriteSnapshotRequest write;
+    write.set_idempotency_key("refresh-" + std::to_string(refresh));
+    auto* item = write.add_items();
+    item->set_account_id(kEvmChecksum);
+    item->set_asset_id(eth);
+    if (refresh == 0) {
+      item->mutable_amount()->set_units("1500000000000000000");
+      item->mutable_amount()->set_decimals(18);
+    } else {
+      item->mutable_error()->set_code(v1::Error::UNAVAILABLE);
+      item->mutable_error()->set_message("node timed out");
+    }
+    auto written = client->CallBlocking(&Storage::Stub::PrepareAsyncWriteSnapshot, write);
+    ASSERT_TRUE(written.ok()) << written.status();
+  }
+  v1::GetLatestBalancesRequest latest_request;
+  latest_request.add_account_ids(kEvmChecksum);
+  auto latest = client->CallBlocking(&Storage::Stub::PrepareAsyncGetLatestBalances, latest_request);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_EQ(latest->balances_size(), 1);
+  EXPECT_EQ(latest->balances(0).amount().units(), "1500000000000000000");
+  EXPECT_EQ(latest->balances(0).error().code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(latest->balances(0).error().message(), "node timed out");
 
   // Not landed yet: answered, not left hanging.
   grpc_util::CallOptions options;
