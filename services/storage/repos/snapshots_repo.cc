@@ -632,6 +632,8 @@ absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesR
   if (page_size > kMaxPageSize) page_size = kMaxPageSize;
 
   ASSIGN_OR_RETURN(const std::string fingerprint, Sha256(filters.Fingerprint()));
+  // Hex: the token splits on NUL bytes, which a raw digest may contain.
+  const std::string fingerprint_hex = absl::BytesToHexString(fingerprint);
   std::string after_account;
   std::string after_asset;
   if (!request.page().page_token().empty()) {
@@ -640,7 +642,7 @@ absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesR
     if (absl::WebSafeBase64Unescape(request.page().page_token(), &decoded)) {
       parts = absl::StrSplit(decoded, absl::MaxSplits('\0', 3));
     }
-    if (parts.size() != 4 || parts[0] != kPageTokenVersion || parts[1] != fingerprint) {
+    if (parts.size() != 4 || parts[0] != kPageTokenVersion || parts[1] != fingerprint_hex) {
       return absl::InvalidArgumentError(
           "page.page_token: not a token of GetLatestBalances with these filters");
     }
@@ -735,7 +737,7 @@ absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesR
   select->Reset();
   if (more) {
     std::string token =
-        absl::StrCat(kPageTokenVersion, std::string(1, '\0'), fingerprint, std::string(1, '\0'),
+        absl::StrCat(kPageTokenVersion, std::string(1, '\0'), fingerprint_hex, std::string(1, '\0'),
                      last_account, std::string(1, '\0'), last_asset);
     std::string encoded;
     absl::WebSafeBase64Escape(token, &encoded);

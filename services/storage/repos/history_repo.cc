@@ -1,0 +1,322 @@
+#include "services/storage/repos/history_repo.h"
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include <openssl/evp.h>
+
+#include "common/chain/amount.h"
+#include "common/chain/caip.h"
+#include "common/status/status_macros.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr absl::string_view kPageTokenVersion = "history-v1";
+constexpr size_t kMaxQuoteCurrencyLength = 16;
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
+  google::protobuf::Timestamp timestamp;
+  int64_t seconds = unix_nanos / 1000000000;
+  int64_t nanos = unix_nanos % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  timestamp.set_seconds(seconds);
+  timestamp.set_nanos(static_cast<int32_t>(nanos));
+  return timestamp;
+}
+
+google::protobuf::Duration ToDuration(int64_t nanos) {
+  google::protobuf::Duration duration;
+  duration.set_seconds(nanos / 1000000000);
+  duration.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return duration;
+}
+
+// Unix nanoseconds of a Timestamp; INVALID_ARGUMENT naming `field` when out
+// of the range storage keeps.
+absl::StatusOr<int64_t> ToNanos(const google::protobuf::Timestamp& timestamp,
+                                absl::string_view field) {
+  // 0001-01-01 to 2262-04-11: what fits int64 nanoseconds.
+  if (timestamp.seconds() < -9223372036LL || timestamp.seconds() > 9223372035LL ||
+      timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range"));
+  }
+  return timestamp.seconds() * 1000000000LL + timestamp.nanos();
+}
+
+absl::StatusOr<std::string> Sha256(absl::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("SHA-256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+// The request, validated and normalized.
+struct HistoryFilters {
+  std::string account_id;
+  std::string asset_id;
+  int64_t start = std::numeric_limits<int64_t>::min();
+  int64_t end = std::numeric_limits<int64_t>::max();
+  bool sum_accounts = false;
+  std::string quote_currency;
+  bool newest_first = false;
+
+  // What a page token is bound to.
+  std::string Fingerprint() const {
+    return absl::StrCat(account_id, "|", asset_id, "|", start, "|", end, "|", sum_accounts ? 1 : 0,
+                        "|", quote_currency, "|", newest_first ? 1 : 0);
+  }
+};
+
+absl::StatusOr<HistoryFilters> ParseFilters(const v1::GetBalanceHistoryRequest& request) {
+  HistoryFilters filters;
+  if (request.account_id().empty() && request.asset_id().empty()) {
+    return absl::InvalidArgumentError(
+        "account_id: at least one of account_id and asset_id is required");
+  }
+  if (!request.account_id().empty()) {
+    absl::StatusOr<std::string> id = chain::NormalizeAccountId(request.account_id());
+    if (!id.ok())
+      return absl::InvalidArgumentError(absl::StrCat("account_id: ", id.status().message()));
+    filters.account_id = *std::move(id);
+  }
+  if (!request.asset_id().empty()) {
+    absl::StatusOr<std::string> id = chain::NormalizeAssetId(request.asset_id());
+    if (!id.ok())
+      return absl::InvalidArgumentError(absl::StrCat("asset_id: ", id.status().message()));
+    filters.asset_id = *std::move(id);
+  }
+  if (request.has_start_time()) {
+    ASSIGN_OR_RETURN(filters.start, ToNanos(request.start_time(), "start_time"));
+  }
+  if (request.has_end_time()) {
+    ASSIGN_OR_RETURN(filters.end, ToNanos(request.end_time(), "end_time"));
+  }
+  if (request.sum_accounts() && (!filters.account_id.empty() || filters.asset_id.empty())) {
+    return absl::InvalidArgumentError("sum_accounts: only with asset_id and without account_id");
+  }
+  filters.sum_accounts = request.sum_accounts();
+  const std::string& quote = request.quote_currency();
+  if (quote.size() > kMaxQuoteCurrencyLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "quote_currency: ", quote.size(), " characters, at most ", kMaxQuoteCurrencyLength));
+  }
+  for (char c : quote) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      return absl::InvalidArgumentError("quote_currency: not lowercase letters and digits");
+    }
+  }
+  filters.quote_currency = quote;
+  filters.newest_first = request.newest_first();
+  return filters;
+}
+
+// Where the previous page stopped: the last point's sort key.
+struct Cursor {
+  int64_t taken_at = 0;
+  int64_t snapshot_id = 0;
+  std::string account_id;
+  std::string asset_id;
+};
+
+std::string EncodeToken(const std::string& fingerprint, const Cursor& cursor) {
+  const std::string nul(1, '\0');
+  std::string token =
+      absl::StrCat(kPageTokenVersion, nul, fingerprint, nul, cursor.taken_at, nul,
+                   cursor.snapshot_id, nul, cursor.account_id, nul, cursor.asset_id);
+  std::string encoded;
+  absl::WebSafeBase64Escape(token, &encoded);
+  return encoded;
+}
+
+absl::StatusOr<std::optional<Cursor>> DecodeToken(absl::string_view page_token,
+                                                  const std::string& fingerprint) {
+  if (page_token.empty()) return std::nullopt;
+  std::string decoded;
+  std::vector<std::string> parts;
+  if (absl::WebSafeBase64Unescape(page_token, &decoded)) {
+    parts = absl::StrSplit(decoded, absl::MaxSplits('\0', 5));
+  }
+  Cursor cursor;
+  if (parts.size() != 6 || parts[0] != kPageTokenVersion || parts[1] != fingerprint ||
+      !absl::SimpleAtoi(parts[2], &cursor.taken_at) ||
+      !absl::SimpleAtoi(parts[3], &cursor.snapshot_id)) {
+    return absl::InvalidArgumentError(
+        "page.page_token: not a token of GetBalanceHistory with these fields");
+  }
+  cursor.account_id = parts[4];
+  cursor.asset_id = parts[5];
+  return cursor;
+}
+
+// The SELECT for `filters`: ?1 account_id, ?2 asset_id, ?3 start, ?4 end,
+// then with a cursor ?5 taken_at, ?6 snapshot_id, ?7 account_id, ?8 asset_id.
+std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
+  const char* index = filters.account_id.empty() ? "snapshot_items_by_asset_time"
+                                                 : "snapshot_items_by_account_asset_time";
+  const absl::string_view after = filters.newest_first ? "<" : ">";
+  const absl::string_view dir = filters.newest_first ? " DESC" : "";
+  std::string sql = absl::StrCat(
+      "SELECT snapshot_id, taken_at, account_id, asset_id, units, decimals, error_code, "
+      "error_message, error_upstream, error_retry_after_ns, block_number "
+      "FROM snapshot_items INDEXED BY ",
+      index, " WHERE ");
+  if (!filters.account_id.empty()) absl::StrAppend(&sql, "account_id = ?1 AND ");
+  if (!filters.asset_id.empty()) absl::StrAppend(&sql, "asset_id = ?2 AND ");
+  absl::StrAppend(&sql, "taken_at >= ?3 AND taken_at < ?4");
+  if (has_cursor) {
+    // Row values need SQLite 3.15 and are not used; the first conjunct keeps
+    // the index range tight.
+    absl::StrAppend(&sql, " AND taken_at ", after, "= ?5 AND (taken_at ", after,
+                    " ?5 OR (taken_at = ?5 AND (snapshot_id ", after, " ?6");
+    if (filters.sum_accounts) {
+      absl::StrAppend(&sql, ")))");
+    } else {
+      absl::StrAppend(&sql, " OR (snapshot_id = ?6 AND (account_id ", after,
+                      " ?7 OR (account_id = ?7 AND asset_id ", after, " ?8))))))");
+    }
+  }
+  absl::StrAppend(&sql, " ORDER BY taken_at", dir, ", snapshot_id", dir, ", account_id", dir,
+                  ", asset_id", dir);
+  return sql;
+}
+
+void ReadError(const db::Statement& select, v1::Error* error) {
+  error->set_code(static_cast<v1::Error::Code>(select.ColumnInt64(6)));
+  error->set_message(std::string(select.ColumnText(7)));
+  error->set_upstream(std::string(select.ColumnText(8)));
+  if (!select.ColumnIsNull(9)) *error->mutable_retry_after() = ToDuration(select.ColumnInt64(9));
+}
+
+// A sum_accounts point being built.
+struct SumPoint {
+  v1::BalancePoint point;
+  std::optional<chain::DecimalAmount> total;
+  Cursor cursor;
+};
+
+void FinishSum(SumPoint& sum, v1::GetBalanceHistoryResponse* response) {
+  if (sum.total.has_value()) {
+    sum.point.clear_error();
+    sum.point.mutable_amount()->set_units(sum.total->units);
+    sum.point.mutable_amount()->set_decimals(sum.total->decimals);
+  }
+  *response->add_points() = std::move(sum.point);
+}
+
+}  // namespace
+
+absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryRequest& request,
+                               v1::GetBalanceHistoryResponse* response) {
+  ASSIGN_OR_RETURN(const HistoryFilters filters, ParseFilters(request));
+  // TODO: value points in request.quote_currency at the price at or before taken_at.
+  int32_t page_size = request.page().page_size();
+  if (page_size < 0) return absl::InvalidArgumentError("page.page_size: negative");
+  if (page_size == 0) page_size = kDefaultHistoryPageSize;
+  if (page_size > kMaxHistoryPageSize) page_size = kMaxHistoryPageSize;
+  // Hex: the raw digest may hold the NUL that separates token fields.
+  ASSIGN_OR_RETURN(const std::string digest, Sha256(filters.Fingerprint()));
+  const std::string fingerprint = absl::BytesToHexString(digest);
+  ASSIGN_OR_RETURN(const std::optional<Cursor> cursor,
+                   DecodeToken(request.page().page_token(), fingerprint));
+
+  response->Clear();
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(HistorySql(filters, cursor.has_value())));
+  if (!filters.account_id.empty()) RETURN_IF_ERROR(select->Bind(1, filters.account_id));
+  if (!filters.asset_id.empty()) RETURN_IF_ERROR(select->Bind(2, filters.asset_id));
+  RETURN_IF_ERROR(select->Bind(3, filters.start));
+  RETURN_IF_ERROR(select->Bind(4, filters.end));
+  if (cursor.has_value()) {
+    RETURN_IF_ERROR(select->Bind(5, cursor->taken_at));
+    RETURN_IF_ERROR(select->Bind(6, cursor->snapshot_id));
+    if (!filters.sum_accounts) {
+      RETURN_IF_ERROR(select->Bind(7, cursor->account_id));
+      RETURN_IF_ERROR(select->Bind(8, cursor->asset_id));
+    }
+  }
+
+  Cursor last;
+  bool more = false;
+  std::optional<SumPoint> sum;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    Cursor key;
+    key.snapshot_id = select->ColumnInt64(0);
+    key.taken_at = select->ColumnInt64(1);
+    const bool failed = !select->ColumnIsNull(6);
+    if (filters.sum_accounts) {
+      if (!sum.has_value() || sum->cursor.snapshot_id != key.snapshot_id) {
+        if (sum.has_value()) {
+          FinishSum(*sum, response);
+          last = sum->cursor;
+          sum.reset();
+        }
+        if (response->points_size() >= page_size) {
+          more = true;
+          break;
+        }
+        sum.emplace();
+        sum->cursor = key;
+        sum->point.set_snapshot_id(absl::StrCat(key.snapshot_id));
+        *sum->point.mutable_taken_at() = ToTimestamp(key.taken_at);
+        sum->point.set_asset_id(filters.asset_id);
+      }
+      if (failed) {
+        sum->point.set_failed_accounts(sum->point.failed_accounts() + 1);
+        if (!sum->point.has_error()) ReadError(*select, sum->point.mutable_error());
+      } else {
+        chain::DecimalAmount amount{std::string(select->ColumnText(4)),
+                                    static_cast<uint32_t>(select->ColumnInt64(5))};
+        if (sum->total.has_value()) {
+          ASSIGN_OR_RETURN(sum->total, chain::AddAmounts(*sum->total, amount));
+        } else {
+          sum->total = std::move(amount);
+        }
+      }
+      continue;
+    }
+    if (response->points_size() >= page_size) {
+      more = true;
+      break;
+    }
+    key.account_id = std::string(select->ColumnText(2));
+    key.asset_id = std::string(select->ColumnText(3));
+    v1::BalancePoint* point = response->add_points();
+    point->set_snapshot_id(absl::StrCat(key.snapshot_id));
+    *point->mutable_taken_at() = ToTimestamp(key.taken_at);
+    point->set_account_id(key.account_id);
+    point->set_asset_id(key.asset_id);
+    if (failed) {
+      ReadError(*select, point->mutable_error());
+    } else {
+      point->mutable_amount()->set_units(std::string(select->ColumnText(4)));
+      point->mutable_amount()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(5)));
+    }
+    if (!select->ColumnIsNull(10)) {
+      point->set_block_number(static_cast<uint64_t>(select->ColumnInt64(10)));
+    }
+    last = std::move(key);
+  }
+  select->Reset();
+  if (sum.has_value()) FinishSum(*sum, response);
+  if (more) response->mutable_page()->set_next_page_token(EncodeToken(fingerprint, last));
+  return absl::OkStatus();
+}
+
+}  // namespace coffer::storage

@@ -1,0 +1,51 @@
+// Balance history in the database (Storage.GetBalanceHistory), as
+// protos/coffer/v1/storage.proto documents it. The function is the work of
+// one db::ConnectionPool Read and runs on the pool's thread:
+//
+//   pool->Read(
+//       [&request, response](db::ReadContext& tx) {
+//         return GetBalanceHistory(tx, request, response);
+//       },
+//       std::move(done));
+#ifndef COFFER_SERVICES_STORAGE_REPOS_HISTORY_REPO_H_
+#define COFFER_SERVICES_STORAGE_REPOS_HISTORY_REPO_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+#include "coffer/v1/storage.pb.h"
+#include "services/storage/db/connection_pool.h"
+
+namespace coffer::storage {
+
+// Points per GetBalanceHistory page: default and maximum.
+inline constexpr int32_t kDefaultHistoryPageSize = 100;
+inline constexpr int32_t kMaxHistoryPageSize = 10000;
+
+// One page of snapshot items of account_id and/or asset_id (normalized) with
+// start_time <= taken_at < end_time, ordered by (taken_at, snapshot_id,
+// account_id, asset_id), newest first when asked. A failed item is a point
+// with its error and no amount, never zero.
+//
+// * sum_accounts (asset_id without account_id): one point per snapshot with
+//   the exact sum of the accounts whose item succeeded (at the largest
+//   decimals among them) and failed_accounts counting the others; error
+//   (that of the first failed account by account_id) and no amount only when
+//   every item failed. Paged by snapshot.
+// * Reads go through snapshot_items_by_account_asset_time (account given)
+//   or snapshot_items_by_asset_time (asset only), a range on taken_at, and
+//   keyset paging; with account_id alone every item of the account in the
+//   range is sorted by taken_at, since the index orders by asset first.
+// * INVALID_ARGUMENT naming the field: neither id, a malformed id, a time
+//   out of range, sum_accounts with account_id or without asset_id, a
+//   malformed quote_currency, a negative page size, a page token not given
+//   for the same request fields.
+// * Valuation in quote_currency is not done yet (value stays unset).
+[[nodiscard]] absl::Status GetBalanceHistory(db::ReadContext& tx,
+                                             const v1::GetBalanceHistoryRequest& request,
+                                             v1::GetBalanceHistoryResponse* response);
+
+}  // namespace coffer::storage
+
+#endif  // COFFER_SERVICES_STORAGE_REPOS_HISTORY_REPO_H_

@@ -1,0 +1,286 @@
+#include "services/storage/repos/prices_repo.h"
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+#include "common/chain/amount.h"
+#include "common/chain/caip.h"
+#include "common/status/status_macros.h"
+
+namespace coffer::storage {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
+  google::protobuf::Timestamp timestamp;
+  int64_t seconds = unix_nanos / 1000000000;
+  int64_t nanos = unix_nanos % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  timestamp.set_seconds(seconds);
+  timestamp.set_nanos(static_cast<int32_t>(nanos));
+  return timestamp;
+}
+
+// Seconds and nanos of one sign, as Duration requires.
+google::protobuf::Duration ToDuration(int64_t nanos) {
+  google::protobuf::Duration duration;
+  duration.set_seconds(nanos / 1000000000);
+  duration.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return duration;
+}
+
+// Unix nanoseconds of a Timestamp; INVALID_ARGUMENT naming `field` when out
+// of the range storage keeps.
+absl::StatusOr<int64_t> ToNanos(const google::protobuf::Timestamp& timestamp,
+                                absl::string_view field) {
+  // 0001-01-01 to 2262-04-11: what fits int64 nanoseconds.
+  if (timestamp.seconds() < -9223372036LL || timestamp.seconds() > 9223372035LL ||
+      timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range"));
+  }
+  return timestamp.seconds() * 1000000000LL + timestamp.nanos();
+}
+
+std::string Quoted(absl::string_view id) {
+  if (id.size() > chain::kMaxIdLength) {
+    return absl::StrCat("\"", absl::CEscape(id.substr(0, 32)), "...\" (", id.size(), " bytes)");
+  }
+  return absl::StrCat("\"", absl::CEscape(id), "\"");
+}
+
+absl::Status CheckFence(db::WriteContext& tx, const v1::Fence& fence, absl::Time now) {
+  if (fence.lease_name().empty()) return absl::InvalidArgumentError("fence.lease_name: required");
+  if (fence.holder_id().empty()) return absl::InvalidArgumentError("fence.holder_id: required");
+  if (fence.epoch() == 0) return absl::InvalidArgumentError("fence.epoch: required, > 0");
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT holder_id, epoch, expires_at FROM leases WHERE name = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, fence.lease_name()));
+  ASSIGN_OR_RETURN(bool row, select->Step());
+  const std::string lease = Quoted(fence.lease_name());
+  if (!row) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is not held"));
+  }
+  if (select->ColumnText(0) != fence.holder_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fence: lease ", lease, " is held by another holder"));
+  }
+  const int64_t epoch = select->ColumnInt64(1);
+  if (static_cast<uint64_t>(epoch) != fence.epoch()) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is at epoch ",
+                                                      epoch, ", the fence at ", fence.epoch()));
+  }
+  if (select->ColumnInt64(2) <= absl::ToUnixNanos(now)) {
+    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " has expired"));
+  }
+  return absl::OkStatus();
+}
+
+// Lowercase [a-z0-9]{1,kMaxQuoteCurrencyLength}; the message names `field`.
+absl::Status ValidateQuoteCurrency(absl::string_view quote, absl::string_view field) {
+  if (quote.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  if (quote.size() > kMaxQuoteCurrencyLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", quote.size(), " characters, at most ", kMaxQuoteCurrencyLength));
+  }
+  for (char c : quote) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", Quoted(quote), " is not lowercase letters and digits"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One price to store, validated and normalized.
+struct ValidPrice {
+  std::string asset_id;
+  int64_t price_time = 0;
+};
+
+absl::StatusOr<ValidPrice> ValidatePrice(const v1::Price& price, int index) {
+  const std::string field = absl::StrCat("prices[", index, "]");
+  ValidPrice valid;
+  absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(price.asset_id());
+  if (!asset.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".asset_id: ", asset.status().message()));
+  }
+  valid.asset_id = asset->ToString();
+  RETURN_IF_ERROR(ValidateQuoteCurrency(price.quote_currency(), field + ".quote_currency"));
+  if (!price.has_price())
+    return absl::InvalidArgumentError(absl::StrCat(field, ".price: required"));
+  absl::Status status = chain::ValidateUnits(price.price().units());
+  if (status.ok()) status = chain::ValidateDecimals(price.price().decimals());
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".price: ", status.message()));
+  }
+  if (!price.has_price_time()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".price_time: required"));
+  }
+  ASSIGN_OR_RETURN(valid.price_time, ToNanos(price.price_time(), field + ".price_time"));
+  return valid;
+}
+
+// The latest price of (asset_id, quote_currency) into `response`, if any.
+absl::Status AddLatest(db::ReadContext& tx, const std::string& asset_id, const std::string& quote,
+                       int64_t now_nanos, v1::GetLatestPricesResponse* response) {
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT price_time, units, decimals, source FROM prices "
+                              "WHERE asset_id = ?1 AND quote_currency = ?2 "
+                              "ORDER BY price_time DESC LIMIT 1"));
+  RETURN_IF_ERROR(select->Bind(1, asset_id));
+  RETURN_IF_ERROR(select->Bind(2, quote));
+  ASSIGN_OR_RETURN(bool row, select->Step());
+  if (row) {
+    const int64_t price_time = select->ColumnInt64(0);
+    v1::LatestPrice* latest = response->add_prices();
+    v1::Price* price = latest->mutable_price();
+    price->set_asset_id(asset_id);
+    price->set_quote_currency(quote);
+    price->mutable_price()->set_units(std::string(select->ColumnText(1)));
+    price->mutable_price()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(2)));
+    *price->mutable_price_time() = ToTimestamp(price_time);
+    price->set_source(std::string(select->ColumnText(3)));
+    *latest->mutable_age() = ToDuration(now_nanos - price_time);
+  }
+  select->Reset();
+  return absl::OkStatus();
+}
+
+// The least stored asset_id greater than `after` (skipping through the
+// primary key), or nullopt.
+absl::StatusOr<std::optional<std::string>> NextAsset(db::ReadContext& tx,
+                                                     const std::optional<std::string>& after) {
+  ASSIGN_OR_RETURN(
+      db::CachedStatement select,
+      tx.Prepare(after.has_value() ? "SELECT asset_id FROM prices WHERE asset_id > ?1 "
+                                     "ORDER BY asset_id LIMIT 1"
+                                   : "SELECT asset_id FROM prices ORDER BY asset_id LIMIT 1"));
+  if (after.has_value()) RETURN_IF_ERROR(select->Bind(1, *after));
+  ASSIGN_OR_RETURN(bool row, select->Step());
+  std::optional<std::string> next;
+  if (row) next = std::string(select->ColumnText(0));
+  select->Reset();
+  return next;
+}
+
+// The quote currencies `asset_id` has stored prices in, sorted.
+absl::StatusOr<std::vector<std::string>> QuotesOf(db::ReadContext& tx,
+                                                  const std::string& asset_id) {
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT quote_currency FROM prices WHERE asset_id = ?1 AND "
+                              "quote_currency > ?2 ORDER BY quote_currency LIMIT 1"));
+  std::vector<std::string> quotes;
+  std::string after;
+  while (true) {
+    RETURN_IF_ERROR(select->Bind(1, asset_id));
+    RETURN_IF_ERROR(select->Bind(2, after));
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    after = std::string(select->ColumnText(0));
+    select->Reset();
+    quotes.push_back(after);
+  }
+  select->Reset();
+  return quotes;
+}
+
+absl::Status AddLatestOfAsset(db::ReadContext& tx, const std::string& asset_id,
+                              const std::string& quote, int64_t now_nanos,
+                              v1::GetLatestPricesResponse* response) {
+  if (!quote.empty()) return AddLatest(tx, asset_id, quote, now_nanos, response);
+  ASSIGN_OR_RETURN(std::vector<std::string> quotes, QuotesOf(tx, asset_id));
+  for (const std::string& q : quotes)
+    RETURN_IF_ERROR(AddLatest(tx, asset_id, q, now_nanos, response));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WritePrices(db::WriteContext& tx, const v1::WritePricesRequest& request,
+                         v1::WritePricesResponse* response, absl::Time now) {
+  if (request.prices_size() == 0) return absl::InvalidArgumentError("prices: required");
+  if (static_cast<size_t>(request.prices_size()) > kMaxWritePrices) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("prices: ", request.prices_size(), " prices, at most ", kMaxWritePrices));
+  }
+  // An empty fence (set but with every field default) counts as none.
+  const v1::Fence& fence = request.fence();
+  if (!fence.lease_name().empty() || !fence.holder_id().empty() || fence.epoch() != 0) {
+    RETURN_IF_ERROR(CheckFence(tx, fence, now));
+  }
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  ASSIGN_OR_RETURN(db::CachedStatement insert,
+                   tx.Prepare("INSERT OR REPLACE INTO prices (asset_id, quote_currency, "
+                              "price_time, units, decimals, source, written_at) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  uint32_t written = 0;
+  for (int i = 0; i < request.prices_size(); ++i) {
+    const v1::Price& price = request.prices(i);
+    absl::StatusOr<ValidPrice> valid = ValidatePrice(price, i);
+    if (!valid.ok()) {
+      v1::RejectedPrice* rejected = response->add_rejected();
+      rejected->set_index(static_cast<uint32_t>(i));
+      rejected->mutable_error()->set_code(v1::Error::INVALID_ARGUMENT);
+      rejected->mutable_error()->set_message(std::string(valid.status().message()));
+      continue;
+    }
+    RETURN_IF_ERROR(insert->Bind(1, valid->asset_id));
+    RETURN_IF_ERROR(insert->Bind(2, price.quote_currency()));
+    RETURN_IF_ERROR(insert->Bind(3, valid->price_time));
+    RETURN_IF_ERROR(insert->Bind(4, price.price().units()));
+    RETURN_IF_ERROR(insert->Bind(5, static_cast<int64_t>(price.price().decimals())));
+    RETURN_IF_ERROR(insert->Bind(6, price.source()));
+    RETURN_IF_ERROR(insert->Bind(7, now_nanos));
+    RETURN_IF_ERROR(insert->Run());
+    insert->Reset();
+    ++written;
+  }
+  response->set_written(written);
+  return absl::OkStatus();
+}
+
+absl::Status GetLatestPrices(db::ReadContext& tx, const v1::GetLatestPricesRequest& request,
+                             v1::GetLatestPricesResponse* response, absl::Time now) {
+  if (static_cast<size_t>(request.asset_ids_size()) > kMaxLatestPriceIds) {
+    return absl::ResourceExhaustedError(absl::StrCat("asset_ids: ", request.asset_ids_size(),
+                                                     " ids, at most ", kMaxLatestPriceIds));
+  }
+  std::set<std::string> assets;
+  for (int i = 0; i < request.asset_ids_size(); ++i) {
+    absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(request.asset_ids(i));
+    if (!asset.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("asset_ids[", i, "]: ", asset.status().message()));
+    }
+    assets.insert(asset->ToString());
+  }
+  const std::string& quote = request.quote_currency();
+  if (!quote.empty()) RETURN_IF_ERROR(ValidateQuoteCurrency(quote, "quote_currency"));
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  if (!assets.empty()) {
+    for (const std::string& asset_id : assets) {
+      RETURN_IF_ERROR(AddLatestOfAsset(tx, asset_id, quote, now_nanos, response));
+    }
+    return absl::OkStatus();
+  }
+  std::optional<std::string> asset_id;
+  while (true) {
+    ASSIGN_OR_RETURN(asset_id, NextAsset(tx, asset_id));
+    if (!asset_id.has_value()) break;
+    RETURN_IF_ERROR(AddLatestOfAsset(tx, *asset_id, quote, now_nanos, response));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace coffer::storage

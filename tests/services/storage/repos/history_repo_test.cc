@@ -1,0 +1,323 @@
+#include "services/storage/repos/history_repo.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <future>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+
+#include "services/storage/db/connection.h"
+#include "services/storage/db/connection_pool.h"
+#include "services/storage/db/migrations.h"
+#include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/snapshots_repo.h"
+#include "services/storage/schema/schema.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr char kEth[] = "eip155:1/slip44:60";
+constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+std::string RandomKeyHex() {
+  std::random_device random;
+  std::string hex;
+  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
+  return hex;
+}
+
+// An EVM account id on mainnet whose address is the number `n`.
+std::string EvmId(int n) { return absl::StrFormat("eip155:1:0x%040d", n); }
+
+v1::BalanceItem* AddAmount(v1::WriteSnapshotRequest* request, const std::string& account,
+                           const std::string& asset, const std::string& units,
+                           uint32_t decimals = 18) {
+  v1::BalanceItem* item = request->add_items();
+  item->set_account_id(account);
+  item->set_asset_id(asset);
+  item->mutable_amount()->set_units(units);
+  item->mutable_amount()->set_decimals(decimals);
+  return item;
+}
+
+v1::BalanceItem* AddError(v1::WriteSnapshotRequest* request, const std::string& account,
+                          const std::string& asset, const std::string& message) {
+  v1::BalanceItem* item = request->add_items();
+  item->set_account_id(account);
+  item->set_asset_id(asset);
+  item->mutable_error()->set_code(v1::Error::UNAVAILABLE);
+  item->mutable_error()->set_message(message);
+  item->mutable_error()->set_upstream("mainnet-1");
+  return item;
+}
+
+v1::WriteSnapshotRequest Request(const std::string& key, int64_t taken_at_seconds) {
+  v1::WriteSnapshotRequest request;
+  request.set_idempotency_key(key);
+  request.mutable_taken_at()->set_seconds(taken_at_seconds);
+  return request;
+}
+
+class HistoryRepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = getenv("TEST_TMPDIR");
+    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/history_repo_test.db");
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
+    const std::string key = RandomKeyHex();
+    {
+      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
+          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
+      ASSERT_TRUE(connection.ok()) << connection.status();
+      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
+    }
+    db::ConnectionPoolOptions options;
+    options.path = path_;
+    options.readers = 2;
+    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
+        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+  }
+
+  void TearDown() override {
+    if (pool_ != nullptr) pool_->Shutdown();
+  }
+
+  absl::Status Write(db::ConnectionPool::WriteWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  absl::Status Read(db::ConnectionPool::ReadWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  // Registers accounts by id, with `tags` each; expects success.
+  void AddIds(const std::vector<std::string>& ids, const std::vector<std::string>& tags = {}) {
+    v1::AddAccountsRequest request;
+    for (const std::string& id : ids) {
+      v1::Account* account = request.add_accounts();
+      account->set_account_id(id);
+      for (const std::string& tag : tags) account->add_tags(tag);
+    }
+    v1::AddAccountsResponse response;
+    ASSERT_TRUE(Write([&](db::WriteContext& tx) {
+                  return AddAccounts(tx, request, &response, kNow);
+                }).ok());
+  }
+
+  void WriteSnap(const v1::WriteSnapshotRequest& request) {
+    v1::WriteSnapshotResponse response;
+    absl::Status status =
+        Write([&](db::WriteContext& tx) { return WriteSnapshot(tx, request, &response, kNow); });
+    ASSERT_TRUE(status.ok()) << status;
+  }
+
+  absl::Status History(const v1::GetBalanceHistoryRequest& request,
+                       v1::GetBalanceHistoryResponse* response) {
+    return Read([&](db::ReadContext& tx) { return GetBalanceHistory(tx, request, response); });
+  }
+
+  // Every point, page by page of `page_size`; counts the pages.
+  std::vector<v1::BalancePoint> All(v1::GetBalanceHistoryRequest request, int32_t page_size,
+                                    int* pages = nullptr) {
+    std::vector<v1::BalancePoint> points;
+    request.mutable_page()->set_page_size(page_size);
+    int count = 0;
+    while (true) {
+      v1::GetBalanceHistoryResponse response;
+      absl::Status status = History(request, &response);
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok() || ++count > 100) break;
+      EXPECT_LE(response.points_size(), page_size);
+      for (const v1::BalancePoint& point : response.points()) points.push_back(point);
+      if (response.page().next_page_token().empty()) break;
+      request.mutable_page()->set_page_token(response.page().next_page_token());
+    }
+    if (pages != nullptr) *pages = count;
+    return points;
+  }
+
+  // Three snapshots at t0, t0+10, t0+20 over accounts 1 and 2.
+  void WriteThree() {
+    AddIds({EvmId(1), EvmId(2)});
+    v1::WriteSnapshotRequest first = Request("a", t0_);
+    AddAmount(&first, EvmId(1), kEth, "100");
+    AddAmount(&first, EvmId(2), kEth, "5", 17);
+    AddAmount(&first, EvmId(1), kUsdc, "7", 6);
+    WriteSnap(first);
+    v1::WriteSnapshotRequest second = Request("b", t0_ + 10);
+    AddError(&second, EvmId(1), kEth, "timeout");
+    AddAmount(&second, EvmId(2), kEth, "6", 17);
+    WriteSnap(second);
+    v1::WriteSnapshotRequest third = Request("c", t0_ + 20);
+    AddError(&third, EvmId(1), kEth, "timeout 1");
+    AddError(&third, EvmId(2), kEth, "timeout 2");
+    AddAmount(&third, EvmId(1), kUsdc, "8", 6);
+    WriteSnap(third);
+  }
+
+  const int64_t t0_ = absl::ToUnixSeconds(kNow) - 100;
+  std::string path_;
+  std::unique_ptr<db::ConnectionPool> pool_;
+};
+
+TEST_F(HistoryRepoTest, OneAccountAndAsset) {
+  WriteThree();
+  v1::GetBalanceHistoryRequest request;
+  request.set_account_id(EvmId(1));
+  request.set_asset_id(kEth);
+  std::vector<v1::BalancePoint> points = All(request, 100);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0].taken_at().seconds(), t0_);
+  EXPECT_EQ(points[0].amount().units(), "100");
+  EXPECT_EQ(points[0].account_id(), EvmId(1));
+  EXPECT_EQ(points[0].asset_id(), kEth);
+  EXPECT_FALSE(points[0].has_error());
+  // A failed reading is a failed point, never zero.
+  EXPECT_FALSE(points[1].has_amount());
+  EXPECT_EQ(points[1].error().code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(points[1].error().message(), "timeout");
+  EXPECT_EQ(points[1].error().upstream(), "mainnet-1");
+  EXPECT_EQ(points[2].error().message(), "timeout 1");
+
+  request.set_newest_first(true);
+  points = All(request, 1);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0].taken_at().seconds(), t0_ + 20);
+  EXPECT_EQ(points[2].taken_at().seconds(), t0_);
+
+  request.set_newest_first(false);
+  request.mutable_start_time()->set_seconds(t0_ + 10);
+  request.mutable_end_time()->set_seconds(t0_ + 20);
+  points = All(request, 100);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].taken_at().seconds(), t0_ + 10);
+}
+
+TEST_F(HistoryRepoTest, OneAssetAllAccountsPaged) {
+  WriteThree();
+  v1::GetBalanceHistoryRequest request;
+  request.set_asset_id(kEth);
+  int pages = 0;
+  std::vector<v1::BalancePoint> points = All(request, 2, &pages);
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(pages, 3);
+  const std::vector<std::pair<int64_t, std::string>> expected = {
+      {t0_, EvmId(1)},      {t0_, EvmId(2)},      {t0_ + 10, EvmId(1)},
+      {t0_ + 10, EvmId(2)}, {t0_ + 20, EvmId(1)}, {t0_ + 20, EvmId(2)}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(points[i].taken_at().seconds(), expected[i].first) << i;
+    EXPECT_EQ(points[i].account_id(), expected[i].second) << i;
+  }
+  request.set_newest_first(true);
+  points = All(request, 4);
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(points[0].taken_at().seconds(), t0_ + 20);
+  EXPECT_EQ(points[0].account_id(), EvmId(2));
+  EXPECT_EQ(points[5].account_id(), EvmId(1));
+}
+
+TEST_F(HistoryRepoTest, OneAccountAllAssets) {
+  WriteThree();
+  v1::GetBalanceHistoryRequest request;
+  request.set_account_id(EvmId(1));
+  std::vector<v1::BalancePoint> points = All(request, 1);
+  ASSERT_EQ(points.size(), 5u);
+  // Ordered by taken_at, then asset ("erc20" before "slip44").
+  EXPECT_EQ(points[0].asset_id(), kUsdc);
+  EXPECT_EQ(points[1].asset_id(), kEth);
+  EXPECT_EQ(points[2].taken_at().seconds(), t0_ + 10);
+  EXPECT_EQ(points[3].asset_id(), kUsdc);
+  EXPECT_EQ(points[3].amount().units(), "8");
+  EXPECT_EQ(points[4].asset_id(), kEth);
+}
+
+TEST_F(HistoryRepoTest, SumAccounts) {
+  WriteThree();
+  v1::GetBalanceHistoryRequest request;
+  request.set_asset_id(kEth);
+  request.set_sum_accounts(true);
+  for (int32_t page_size : {1, 2, 100}) {
+    std::vector<v1::BalancePoint> points = All(request, page_size);
+    ASSERT_EQ(points.size(), 3u) << page_size;
+    // 100 x 10^-18 + 5 x 10^-17 = 150 x 10^-18, exact.
+    EXPECT_EQ(points[0].amount().units(), "150");
+    EXPECT_EQ(points[0].amount().decimals(), 18u);
+    EXPECT_EQ(points[0].failed_accounts(), 0u);
+    EXPECT_FALSE(points[0].has_error());
+    EXPECT_TRUE(points[0].account_id().empty());
+    // Partial: never passed off as complete.
+    EXPECT_EQ(points[1].amount().units(), "6");
+    EXPECT_EQ(points[1].failed_accounts(), 1u);
+    EXPECT_FALSE(points[1].has_error());
+    // Every item failed: error, no amount.
+    EXPECT_FALSE(points[2].has_amount());
+    EXPECT_EQ(points[2].failed_accounts(), 2u);
+    EXPECT_EQ(points[2].error().message(), "timeout 1");
+  }
+  request.set_newest_first(true);
+  std::vector<v1::BalancePoint> points = All(request, 1);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0].taken_at().seconds(), t0_ + 20);
+  EXPECT_EQ(points[2].amount().units(), "150");
+}
+
+TEST_F(HistoryRepoTest, InvalidRequests) {
+  v1::GetBalanceHistoryResponse response;
+  v1::GetBalanceHistoryRequest none;
+  absl::Status status = History(none, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "account_id")) << status;
+
+  v1::GetBalanceHistoryRequest bad;
+  bad.set_asset_id("nope");
+  status = History(bad, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "asset_id")) << status;
+
+  v1::GetBalanceHistoryRequest sum;
+  sum.set_account_id(EvmId(1));
+  sum.set_asset_id(kEth);
+  sum.set_sum_accounts(true);
+  status = History(sum, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "sum_accounts")) << status;
+
+  v1::GetBalanceHistoryRequest paged;
+  paged.set_asset_id(kEth);
+  paged.mutable_page()->set_page_size(-1);
+  status = History(paged, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "page.page_size")) << status;
+
+  // A token only works with the fields it was made for.
+  WriteThree();
+  paged.mutable_page()->set_page_size(1);
+  ASSERT_TRUE(History(paged, &response).ok());
+  ASSERT_FALSE(response.page().next_page_token().empty());
+  paged.mutable_page()->set_page_token(response.page().next_page_token());
+  paged.set_newest_first(true);
+  status = History(paged, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "page.page_token")) << status;
+  paged.mutable_page()->set_page_token("garbage");
+  status = History(paged, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace coffer::storage

@@ -1,0 +1,355 @@
+#include "services/storage/repos/prices_repo.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <future>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+#include "services/storage/db/connection.h"
+#include "services/storage/db/connection_pool.h"
+#include "services/storage/db/migrations.h"
+#include "services/storage/schema/schema.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr char kEth[] = "eip155:1/slip44:60";
+constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
+constexpr char kBtc[] = "bip122:000000000019d6689c085ae165831e93/slip44:0";
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+std::string RandomKeyHex() {
+  std::random_device random;
+  std::string hex;
+  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
+  return hex;
+}
+
+v1::Price* AddPrice(v1::WritePricesRequest* request, const std::string& asset,
+                    const std::string& quote, const std::string& units, int64_t time_seconds,
+                    uint32_t decimals = 2) {
+  v1::Price* price = request->add_prices();
+  price->set_asset_id(asset);
+  price->set_quote_currency(quote);
+  price->mutable_price()->set_units(units);
+  price->mutable_price()->set_decimals(decimals);
+  price->mutable_price_time()->set_seconds(time_seconds);
+  price->set_source("coingecko");
+  return price;
+}
+
+class PricesRepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = getenv("TEST_TMPDIR");
+    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/prices_repo_test.db");
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
+    const std::string key = RandomKeyHex();
+    {
+      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
+          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
+      ASSERT_TRUE(connection.ok()) << connection.status();
+      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
+    }
+    db::ConnectionPoolOptions options;
+    options.path = path_;
+    options.readers = 2;
+    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
+        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+  }
+
+  void TearDown() override {
+    if (pool_ != nullptr) pool_->Shutdown();
+  }
+
+  absl::Status Write(db::ConnectionPool::WriteWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  absl::Status Read(db::ConnectionPool::ReadWork work) {
+    std::promise<absl::Status> outcome;
+    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
+    return outcome.get_future().get();
+  }
+
+  absl::Status WriteP(const v1::WritePricesRequest& request, v1::WritePricesResponse* response,
+                      absl::Time now = kNow) {
+    return Write([&](db::WriteContext& tx) { return WritePrices(tx, request, response, now); });
+  }
+
+  absl::Status Latest(const v1::GetLatestPricesRequest& request,
+                      v1::GetLatestPricesResponse* response, absl::Time now = kNow) {
+    return Read([&](db::ReadContext& tx) { return GetLatestPrices(tx, request, response, now); });
+  }
+
+  v1::GetLatestPricesResponse LatestAll(const std::string& quote = "") {
+    v1::GetLatestPricesRequest request;
+    request.set_quote_currency(quote);
+    v1::GetLatestPricesResponse response;
+    absl::Status status = Latest(request, &response);
+    EXPECT_TRUE(status.ok()) << status;
+    return response;
+  }
+
+  int64_t Count(const std::string& table) {
+    int64_t count = -1;
+    absl::Status status = Read([&](db::ReadContext& tx) -> absl::Status {
+      absl::StatusOr<db::CachedStatement> select =
+          tx.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
+      if (!select.ok()) return select.status();
+      absl::StatusOr<bool> row = (*select)->Step();
+      if (!row.ok()) return row.status();
+      count = (*select)->ColumnInt64(0);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return count;
+  }
+
+  void PutLease(const std::string& name, const std::string& holder, int64_t epoch,
+                absl::Time expires) {
+    ASSERT_TRUE(Write([&](db::WriteContext& tx) -> absl::Status {
+                  absl::StatusOr<db::CachedStatement> insert = tx.Prepare(
+                      "INSERT OR REPLACE INTO leases (name, holder_id, epoch, acquired_at, "
+                      "renewed_at, expires_at) VALUES (?1, ?2, ?3, 0, 0, ?4)");
+                  if (!insert.ok()) return insert.status();
+                  absl::Status status = (*insert)->Bind(1, name);
+                  if (status.ok()) status = (*insert)->Bind(2, holder);
+                  if (status.ok()) status = (*insert)->Bind(3, epoch);
+                  if (status.ok()) status = (*insert)->Bind(4, absl::ToUnixNanos(expires));
+                  if (status.ok()) status = (*insert)->Run();
+                  return status;
+                }).ok());
+  }
+
+  std::string path_;
+  std::unique_ptr<db::ConnectionPool> pool_;
+};
+
+TEST_F(PricesRepoTest, WritesAndReadsLatestWithAge) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  v1::WritePricesRequest request;
+  AddPrice(&request, kEth, "usd", "300000", now - 120);
+  AddPrice(&request, kEth, "usd", "345678", now - 60);
+  AddPrice(&request, kEth, "eur", "310000", now - 30);
+  AddPrice(&request, kUsdc, "usd", "100", now - 10);
+  v1::WritePricesResponse response;
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  EXPECT_EQ(response.written(), 4u);
+  EXPECT_EQ(response.rejected_size(), 0);
+  EXPECT_EQ(Count("prices"), 4);
+
+  v1::GetLatestPricesResponse latest = LatestAll();
+  ASSERT_EQ(latest.prices_size(), 3);
+  // Ordered by asset_id (bytes: "erc20" before "slip44"), then quote_currency.
+  EXPECT_EQ(latest.prices(0).price().asset_id(), kUsdc);
+  EXPECT_EQ(latest.prices(0).age().seconds(), 10);
+  EXPECT_EQ(latest.prices(1).price().asset_id(), kEth);
+  EXPECT_EQ(latest.prices(1).price().quote_currency(), "eur");
+  EXPECT_EQ(latest.prices(1).price().price().units(), "310000");
+  EXPECT_EQ(latest.prices(1).age().seconds(), 30);
+  EXPECT_EQ(latest.prices(2).price().asset_id(), kEth);
+  EXPECT_EQ(latest.prices(2).price().quote_currency(), "usd");
+  EXPECT_EQ(latest.prices(2).price().price().units(), "345678");
+  EXPECT_EQ(latest.prices(2).price().price().decimals(), 2u);
+  EXPECT_EQ(latest.prices(2).price().price_time().seconds(), now - 60);
+  EXPECT_EQ(latest.prices(2).price().source(), "coingecko");
+  EXPECT_EQ(latest.prices(2).age().seconds(), 60);
+}
+
+TEST_F(PricesRepoTest, FiltersByAssetAndQuote) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  v1::WritePricesRequest request;
+  AddPrice(&request, kEth, "usd", "345678", now - 60);
+  AddPrice(&request, kEth, "eur", "310000", now - 30);
+  AddPrice(&request, kUsdc, "usd", "100", now - 10);
+  AddPrice(&request, kBtc, "usd", "3700000", now - 5);
+  v1::WritePricesResponse response;
+  ASSERT_TRUE(WriteP(request, &response).ok());
+
+  v1::GetLatestPricesResponse usd = LatestAll("usd");
+  ASSERT_EQ(usd.prices_size(), 3);
+  EXPECT_EQ(usd.prices(0).price().asset_id(), kBtc);
+  EXPECT_EQ(usd.prices(1).price().asset_id(), kUsdc);
+  EXPECT_EQ(usd.prices(2).price().asset_id(), kEth);
+  EXPECT_EQ(LatestAll("chf").prices_size(), 0);
+
+  v1::GetLatestPricesRequest filter;
+  filter.add_asset_ids(kUsdc);
+  // Lowercase address: normalized to the same asset, counted once.
+  filter.add_asset_ids("eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48");
+  filter.add_asset_ids(kEth);
+  filter.add_asset_ids("eip155:1/erc20:0x0000000000000000000000000000000000000001");
+  v1::GetLatestPricesResponse filtered;
+  ASSERT_TRUE(Latest(filter, &filtered).ok());
+  ASSERT_EQ(filtered.prices_size(), 3);
+  EXPECT_EQ(filtered.prices(0).price().asset_id(), kUsdc);
+  EXPECT_EQ(filtered.prices(1).price().asset_id(), kEth);
+  EXPECT_EQ(filtered.prices(1).price().quote_currency(), "eur");
+  EXPECT_EQ(filtered.prices(2).price().quote_currency(), "usd");
+
+  filter.set_quote_currency("eur");
+  filtered.Clear();
+  ASSERT_TRUE(Latest(filter, &filtered).ok());
+  ASSERT_EQ(filtered.prices_size(), 1);
+  EXPECT_EQ(filtered.prices(0).price().price().units(), "310000");
+}
+
+TEST_F(PricesRepoTest, SameKeyReplaces) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  v1::WritePricesRequest request;
+  AddPrice(&request, kEth, "usd", "1", now - 60);
+  v1::WritePricesResponse response;
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  request.mutable_prices(0)->mutable_price()->set_units("2");
+  response.Clear();
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  EXPECT_EQ(response.written(), 1u);
+  EXPECT_EQ(Count("prices"), 1);
+  EXPECT_EQ(LatestAll().prices(0).price().price().units(), "2");
+
+  // An older price does not become the latest.
+  v1::WritePricesRequest older;
+  AddPrice(&older, kEth, "usd", "3", now - 600);
+  response.Clear();
+  ASSERT_TRUE(WriteP(older, &response).ok());
+  EXPECT_EQ(Count("prices"), 2);
+  EXPECT_EQ(LatestAll().prices(0).price().price().units(), "2");
+}
+
+TEST_F(PricesRepoTest, RejectsInvalidItemsAndStoresTheRest) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  v1::WritePricesRequest request;
+  AddPrice(&request, "not-an-asset", "usd", "1", now);                             // 0
+  AddPrice(&request, kEth, "", "1", now);                                          // 1
+  AddPrice(&request, kEth, "USD", "1", now);                                       // 2
+  AddPrice(&request, kEth, "usd", "01", now);                                      // 3
+  AddPrice(&request, kEth, "usd", "1", now, 256);                                  // 4
+  AddPrice(&request, kEth, "usd", "1", now)->clear_price_time();                   // 5
+  AddPrice(&request, kEth, "usd", "1", now)->clear_price();                        // 6
+  AddPrice(&request, kEth, "usd", "1", now)->mutable_price_time()->set_nanos(-1);  // 7
+  AddPrice(&request, kUsdc, "usd", "100", now);                                    // 8: valid
+  v1::WritePricesResponse response;
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  EXPECT_EQ(response.written(), 1u);
+  ASSERT_EQ(response.rejected_size(), 8);
+  const std::vector<std::string> fields = {
+      "prices[0].asset_id",        "prices[1].quote_currency: required",
+      "prices[2].quote_currency",  "prices[3].price: ",
+      "prices[4].price: ",         "prices[5].price_time: required",
+      "prices[6].price: required", "prices[7].price_time: out of range"};
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(response.rejected(i).index(), static_cast<uint32_t>(i));
+    EXPECT_EQ(response.rejected(i).error().code(), v1::Error::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StartsWith(response.rejected(i).error().message(), fields[i]))
+        << response.rejected(i).error().message();
+  }
+  EXPECT_EQ(Count("prices"), 1);
+}
+
+TEST_F(PricesRepoTest, BatchLimits) {
+  v1::WritePricesRequest empty;
+  v1::WritePricesResponse response;
+  absl::Status status = WriteP(empty, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(), "prices")) << status;
+
+  v1::WritePricesRequest big;
+  for (size_t i = 0; i <= kMaxWritePrices; ++i) AddPrice(&big, kEth, "usd", "1", 1000 + i);
+  status = WriteP(big, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StrContains(status.message(), "prices")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "10000")) << status;
+  EXPECT_EQ(Count("prices"), 0);
+
+  big.mutable_prices()->RemoveLast();
+  response.Clear();
+  ASSERT_TRUE(WriteP(big, &response).ok());
+  EXPECT_EQ(response.written(), kMaxWritePrices);
+
+  v1::GetLatestPricesRequest many;
+  for (size_t i = 0; i <= kMaxLatestPriceIds; ++i) many.add_asset_ids(kEth);
+  v1::GetLatestPricesResponse latest;
+  status = Latest(many, &latest);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StrContains(status.message(), "asset_ids")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "1000")) << status;
+}
+
+TEST_F(PricesRepoTest, InvalidLatestFilters) {
+  v1::GetLatestPricesRequest request;
+  request.add_asset_ids(kEth);
+  request.add_asset_ids("bogus");
+  v1::GetLatestPricesResponse response;
+  absl::Status status = Latest(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "asset_ids[1]")) << status;
+
+  v1::GetLatestPricesRequest quote;
+  quote.set_quote_currency("US$");
+  status = Latest(quote, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "quote_currency")) << status;
+}
+
+TEST_F(PricesRepoTest, FutureAgeIsNegative) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  v1::WritePricesRequest request;
+  AddPrice(&request, kEth, "usd", "1", now + 5)->mutable_price_time()->set_nanos(500000000);
+  v1::WritePricesResponse response;
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  v1::GetLatestPricesResponse latest = LatestAll();
+  ASSERT_EQ(latest.prices_size(), 1);
+  EXPECT_EQ(latest.prices(0).age().seconds(), -5);
+  EXPECT_EQ(latest.prices(0).age().nanos(), -500000000);
+  EXPECT_EQ(latest.prices(0).price().price_time().nanos(), 500000000);
+}
+
+TEST_F(PricesRepoTest, Fence) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  PutLease("scheduler", "replica-a", 3, kNow + absl::Seconds(30));
+  v1::WritePricesRequest request;
+  AddPrice(&request, kEth, "usd", "1", now);
+  v1::WritePricesResponse response;
+
+  request.mutable_fence()->set_lease_name("scheduler");
+  absl::Status status = WriteP(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "fence.holder_id")) << status;
+
+  request.mutable_fence()->set_holder_id("replica-a");
+  request.mutable_fence()->set_epoch(2);
+  status = WriteP(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+
+  request.mutable_fence()->set_epoch(3);
+  status = WriteP(request, &response, kNow + absl::Seconds(30));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_EQ(Count("prices"), 0);
+
+  response.Clear();
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  EXPECT_EQ(response.written(), 1u);
+
+  // An empty fence counts as none.
+  request.mutable_fence()->Clear();
+  AddPrice(&request, kEth, "usd", "2", now + 1);
+  response.Clear();
+  ASSERT_TRUE(WriteP(request, &response).ok());
+  EXPECT_EQ(Count("prices"), 2);
+}
+
+}  // namespace
+}  // namespace coffer::storage
