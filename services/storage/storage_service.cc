@@ -6,6 +6,8 @@
 #include "absl/time/clock.h"
 
 #include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/history_repo.h"
+#include "services/storage/repos/prices_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
 
 namespace coffer::storage {
@@ -55,6 +57,21 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
                   [this](CallContext& context, const v1::GetLatestBalancesRequest& request,
                          v1::GetLatestBalancesResponse* reply, Done done) {
                     HandleGetLatestBalances(context, request, reply, std::move(done));
+                  });
+  server.AddUnary(MethodName("GetBalanceHistory"), &async_api_, &AsyncApi::RequestGetBalanceHistory,
+                  [this](CallContext& context, const v1::GetBalanceHistoryRequest& request,
+                         v1::GetBalanceHistoryResponse* reply, Done done) {
+                    HandleGetBalanceHistory(context, request, reply, std::move(done));
+                  });
+  server.AddUnary(MethodName("WritePrices"), &async_api_, &AsyncApi::RequestWritePrices,
+                  [this](CallContext& context, const v1::WritePricesRequest& request,
+                         v1::WritePricesResponse* reply, Done done) {
+                    HandleWritePrices(context, request, reply, std::move(done));
+                  });
+  server.AddUnary(MethodName("GetLatestPrices"), &async_api_, &AsyncApi::RequestGetLatestPrices,
+                  [this](CallContext& context, const v1::GetLatestPricesRequest& request,
+                         v1::GetLatestPricesResponse* reply, Done done) {
+                    HandleGetLatestPrices(context, request, reply, std::move(done));
                   });
 }
 
@@ -115,6 +132,36 @@ void StorageService::HandleGetLatestBalances(CallContext& /*context*/,
         return GetLatestBalances(tx, request, reply, absl::Now());
       },
       Answer(std::move(done)));
+}
+
+void StorageService::HandleGetBalanceHistory(CallContext& /*context*/,
+                                             const v1::GetBalanceHistoryRequest& request,
+                                             v1::GetBalanceHistoryResponse* reply, Done done) {
+  db::ConnectionPool* pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  pool->Read(
+      [&request, reply](db::ReadContext& tx) { return GetBalanceHistory(tx, request, reply); },
+      Answer(std::move(done)));
+}
+
+void StorageService::HandleWritePrices(CallContext& /*context*/,
+                                       const v1::WritePricesRequest& request,
+                                       v1::WritePricesResponse* reply, Done done) {
+  db::ConnectionPool* pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  pool->Write([&request, reply](
+                  db::WriteContext& tx) { return WritePrices(tx, request, reply, absl::Now()); },
+              Answer(std::move(done)));
+}
+
+void StorageService::HandleGetLatestPrices(CallContext& /*context*/,
+                                           const v1::GetLatestPricesRequest& request,
+                                           v1::GetLatestPricesResponse* reply, Done done) {
+  db::ConnectionPool* pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  pool->Read([&request, reply](
+                 db::ReadContext& tx) { return GetLatestPrices(tx, request, reply, absl::Now()); },
+             Answer(std::move(done)));
 }
 
 }  // namespace coffer::storage

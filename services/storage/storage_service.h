@@ -20,10 +20,12 @@ namespace coffer::storage {
 class StorageService {
  public:
   // Nested from the outside in; each layer turns one method asynchronous.
-  using AsyncApi =
-      v1::Storage::WithAsyncMethod_AddAccounts<v1::Storage::WithAsyncMethod_RemoveAccounts<
-          v1::Storage::WithAsyncMethod_ListAccounts<v1::Storage::WithAsyncMethod_WriteSnapshot<
-              v1::Storage::WithAsyncMethod_GetLatestBalances<v1::Storage::Service>>>>>;
+  using AsyncApi = v1::Storage::WithAsyncMethod_AddAccounts<
+      v1::Storage::WithAsyncMethod_RemoveAccounts<v1::Storage::WithAsyncMethod_ListAccounts<
+          v1::Storage::WithAsyncMethod_WriteSnapshot<v1::Storage::WithAsyncMethod_GetLatestBalances<
+              v1::Storage::WithAsyncMethod_GetBalanceHistory<
+                  v1::Storage::WithAsyncMethod_WritePrices<
+                      v1::Storage::WithAsyncMethod_GetLatestPrices<v1::Storage::Service>>>>>>>>;
 
   // Before server.Start().
   void Register(grpc_util::AsyncServer& server);
@@ -42,6 +44,14 @@ class StorageService {
   void HandleGetLatestBalances(grpc_util::CallContext& context,
                                const v1::GetLatestBalancesRequest& request,
                                v1::GetLatestBalancesResponse* reply, grpc_util::Done done);
+  void HandleGetBalanceHistory(grpc_util::CallContext& context,
+                               const v1::GetBalanceHistoryRequest& request,
+                               v1::GetBalanceHistoryResponse* reply, grpc_util::Done done);
+  void HandleWritePrices(grpc_util::CallContext& context, const v1::WritePricesRequest& request,
+                         v1::WritePricesResponse* reply, grpc_util::Done done);
+  void HandleGetLatestPrices(grpc_util::CallContext& context,
+                             const v1::GetLatestPricesRequest& request,
+                             v1::GetLatestPricesResponse* reply, grpc_util::Done done);
   void HandleListAccounts(grpc_util::CallContext& context, const v1::ListAccountsRequest& request,
                           v1::ListAccountsResponse* reply, grpc_util::Done done);
 

@@ -100,6 +100,36 @@ TEST_F(StorageAccountsTest, AccountsThenSnapshotsThenLatestBalances) {
   EXPECT_EQ(latest->balances(0).error().code(), v1::Error::UNAVAILABLE);
   EXPECT_EQ(latest->balances(0).error().message(), "node timed out");
 
+  // History of that balance: one value, then one failure (never a zero).
+  v1::GetBalanceHistoryRequest history_request;
+  history_request.set_account_id(kEvmChecksum);
+  history_request.set_asset_id(eth);
+  auto history =
+      client->CallBlocking(&Storage::Stub::PrepareAsyncGetBalanceHistory, history_request);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->points_size(), 2);
+  EXPECT_EQ(history->points(0).amount().units(), "1500000000000000000");
+  EXPECT_TRUE(history->points(1).has_error());
+  EXPECT_FALSE(history->points(1).has_amount());
+
+  // Prices: written, then read back as the latest.
+  v1::WritePricesRequest prices;
+  v1::Price* price = prices.add_prices();
+  price->set_asset_id(eth);
+  price->set_quote_currency("usd");
+  price->mutable_price()->set_units("312345");
+  price->mutable_price()->set_decimals(2);
+  price->mutable_price_time()->set_seconds(1764000000);
+  auto wrote = client->CallBlocking(&Storage::Stub::PrepareAsyncWritePrices, prices);
+  ASSERT_TRUE(wrote.ok()) << wrote.status();
+  v1::GetLatestPricesRequest price_request;
+  price_request.add_asset_ids(eth);
+  auto latest_prices =
+      client->CallBlocking(&Storage::Stub::PrepareAsyncGetLatestPrices, price_request);
+  ASSERT_TRUE(latest_prices.ok()) << latest_prices.status();
+  ASSERT_EQ(latest_prices->prices_size(), 1);
+  EXPECT_EQ(latest_prices->prices(0).price().price().units(), "312345");
+
   // Not landed yet: answered, not left hanging.
   grpc_util::CallOptions options;
   options.timeout = absl::Seconds(5);
