@@ -19,6 +19,8 @@
 
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/proto_time.h"
+#include "services/storage/repos/quoted.h"
 
 namespace coffer::storage {
 namespace {
@@ -31,19 +33,6 @@ constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxPageSize = 1000;
 // Prefix of every page token, so a token of another call is recognized.
 constexpr absl::string_view kPageTokenVersion = "accounts-v1";
-
-google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
-  google::protobuf::Timestamp timestamp;
-  int64_t seconds = unix_nanos / 1000000000;
-  int64_t nanos = unix_nanos % 1000000000;
-  if (nanos < 0) {
-    nanos += 1000000000;
-    --seconds;
-  }
-  timestamp.set_seconds(seconds);
-  timestamp.set_nanos(static_cast<int32_t>(nanos));
-  return timestamp;
-}
 
 v1::ChainKind ChainKindOf(absl::string_view chain_id) {
   if (absl::StartsWith(chain_id, "eip155:")) return v1::CHAIN_KIND_EVM;
@@ -60,15 +49,6 @@ bool IsValidTag(absl::string_view tag) {
     if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
   }
   return true;
-}
-
-// An id as given, safe to quote in a message: ids past the length limit are
-// cut (common/chain never echoes them either).
-std::string Quoted(absl::string_view id) {
-  if (id.size() > chain::kMaxIdLength) {
-    return absl::StrCat("\"", absl::CEscape(id.substr(0, 32)), "...\" (", id.size(), " bytes)");
-  }
-  return absl::StrCat("\"", absl::CEscape(id), "\"");
 }
 
 // The filters of a ListAccounts request in normal form: the page token is

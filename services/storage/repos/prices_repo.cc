@@ -15,76 +15,12 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/fence.h"
+#include "services/storage/repos/proto_time.h"
+#include "services/storage/repos/quoted.h"
 
 namespace coffer::storage {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
-  google::protobuf::Timestamp timestamp;
-  int64_t seconds = unix_nanos / 1000000000;
-  int64_t nanos = unix_nanos % 1000000000;
-  if (nanos < 0) {
-    nanos += 1000000000;
-    --seconds;
-  }
-  timestamp.set_seconds(seconds);
-  timestamp.set_nanos(static_cast<int32_t>(nanos));
-  return timestamp;
-}
-
-// Seconds and nanos of one sign, as Duration requires.
-google::protobuf::Duration ToDuration(int64_t nanos) {
-  google::protobuf::Duration duration;
-  duration.set_seconds(nanos / 1000000000);
-  duration.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return duration;
-}
-
-// Unix nanoseconds of a Timestamp; INVALID_ARGUMENT naming `field` when out
-// of the range storage keeps.
-absl::StatusOr<int64_t> ToNanos(const google::protobuf::Timestamp& timestamp,
-                                absl::string_view field) {
-  // 0001-01-01 to 2262-04-11: what fits int64 nanoseconds.
-  if (timestamp.seconds() < -9223372036LL || timestamp.seconds() > 9223372035LL ||
-      timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range"));
-  }
-  return timestamp.seconds() * 1000000000LL + timestamp.nanos();
-}
-
-std::string Quoted(absl::string_view id) {
-  if (id.size() > chain::kMaxIdLength) {
-    return absl::StrCat("\"", absl::CEscape(id.substr(0, 32)), "...\" (", id.size(), " bytes)");
-  }
-  return absl::StrCat("\"", absl::CEscape(id), "\"");
-}
-
-absl::Status CheckFence(db::WriteContext& tx, const v1::Fence& fence, absl::Time now) {
-  if (fence.lease_name().empty()) return absl::InvalidArgumentError("fence.lease_name: required");
-  if (fence.holder_id().empty()) return absl::InvalidArgumentError("fence.holder_id: required");
-  if (fence.epoch() == 0) return absl::InvalidArgumentError("fence.epoch: required, > 0");
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT holder_id, epoch, expires_at FROM leases WHERE name = ?1"));
-  RETURN_IF_ERROR(select->Bind(1, fence.lease_name()));
-  ASSIGN_OR_RETURN(bool row, select->Step());
-  const std::string lease = Quoted(fence.lease_name());
-  if (!row) {
-    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is not held"));
-  }
-  if (select->ColumnText(0) != fence.holder_id()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("fence: lease ", lease, " is held by another holder"));
-  }
-  const int64_t epoch = select->ColumnInt64(1);
-  if (static_cast<uint64_t>(epoch) != fence.epoch()) {
-    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " is at epoch ",
-                                                      epoch, ", the fence at ", fence.epoch()));
-  }
-  if (select->ColumnInt64(2) <= absl::ToUnixNanos(now)) {
-    return absl::FailedPreconditionError(absl::StrCat("fence: lease ", lease, " has expired"));
-  }
-  return absl::OkStatus();
-}
 
 // Lowercase [a-z0-9]{1,kMaxQuoteCurrencyLength}; the message names `field`.
 absl::Status ValidateQuoteCurrency(absl::string_view quote, absl::string_view field) {
