@@ -17,6 +17,7 @@
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/schema/schema.h"
+#include "tests/services/storage/repos/repo_test_base.h"
 
 namespace coffer::storage {
 namespace {
@@ -31,69 +32,11 @@ constexpr char kBadChecksum[] = "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1B
 constexpr char kBitcoin[] =
     "bip122:000000000019d6689c085ae165831e93:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
 
-std::string RandomKeyHex() {
-  std::random_device random;
-  std::string hex;
-  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
-  return hex;
-}
-
-// An EVM account id on `chain` whose address is the number `n`.
-std::string EvmId(int n, int chain = 1) { return absl::StrFormat("eip155:%d:0x%040d", chain, n); }
-
-class AccountsRepoTest : public ::testing::Test {
+class AccountsRepoTest : public RepoTestBase {
  protected:
-  void SetUp() override {
-    const char* dir = getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/accounts_repo_test.db");
-    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
-    const std::string key = RandomKeyHex();
-    {
-      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
-          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
-      ASSERT_TRUE(connection.ok()) << connection.status();
-      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
-    }
-    db::ConnectionPoolOptions options;
-    options.path = path_;
-    options.readers = 2;
-    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
-        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
-  }
-
-  void TearDown() override {
-    if (pool_ != nullptr) pool_->Shutdown();
-  }
-
-  absl::Status Write(db::ConnectionPool::WriteWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
-  absl::Status Read(db::ConnectionPool::ReadWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
   absl::Status Add(const v1::AddAccountsRequest& request, v1::AddAccountsResponse* response,
                    absl::Time now = absl::FromUnixSeconds(1700000000)) {
     return Write([&](db::WriteContext& tx) { return AddAccounts(tx, request, response, now); });
-  }
-
-  // Adds accounts by id, with `tags` each; expects success.
-  void AddIds(const std::vector<std::string>& ids, const std::vector<std::string>& tags = {}) {
-    v1::AddAccountsRequest request;
-    for (const std::string& id : ids) {
-      v1::Account* account = request.add_accounts();
-      account->set_account_id(id);
-      for (const std::string& tag : tags) account->add_tags(tag);
-    }
-    v1::AddAccountsResponse response;
-    ASSERT_TRUE(Add(request, &response).ok());
   }
 
   absl::Status List(const v1::ListAccountsRequest& request, v1::ListAccountsResponse* response) {
@@ -113,9 +56,6 @@ class AccountsRepoTest : public ::testing::Test {
                       v1::RemoveAccountsResponse* response) {
     return Write([&](db::WriteContext& tx) { return RemoveAccounts(tx, request, response); });
   }
-
-  std::string path_;
-  std::unique_ptr<db::ConnectionPool> pool_;
 };
 
 TEST_F(AccountsRepoTest, AddsListsAndRemoves) {

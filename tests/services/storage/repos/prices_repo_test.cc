@@ -17,21 +17,12 @@
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/schema/schema.h"
+#include "tests/services/storage/repos/repo_test_base.h"
 
 namespace coffer::storage {
 namespace {
 
-constexpr char kEth[] = "eip155:1/slip44:60";
-constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
 constexpr char kBtc[] = "bip122:000000000019d6689c085ae165831e93/slip44:0";
-const absl::Time kNow = absl::FromUnixSeconds(1700000000);
-
-std::string RandomKeyHex() {
-  std::random_device random;
-  std::string hex;
-  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
-  return hex;
-}
 
 v1::Price* AddPrice(v1::WritePricesRequest* request, const std::string& asset,
                     const std::string& quote, const std::string& units, int64_t time_seconds,
@@ -46,44 +37,8 @@ v1::Price* AddPrice(v1::WritePricesRequest* request, const std::string& asset,
   return price;
 }
 
-class PricesRepoTest : public ::testing::Test {
+class PricesRepoTest : public RepoTestBase {
  protected:
-  void SetUp() override {
-    const char* dir = getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/prices_repo_test.db");
-    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
-    const std::string key = RandomKeyHex();
-    {
-      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
-          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
-      ASSERT_TRUE(connection.ok()) << connection.status();
-      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
-    }
-    db::ConnectionPoolOptions options;
-    options.path = path_;
-    options.readers = 2;
-    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
-        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
-  }
-
-  void TearDown() override {
-    if (pool_ != nullptr) pool_->Shutdown();
-  }
-
-  absl::Status Write(db::ConnectionPool::WriteWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
-  absl::Status Read(db::ConnectionPool::ReadWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
   absl::Status WriteP(const v1::WritePricesRequest& request, v1::WritePricesResponse* response,
                       absl::Time now = kNow) {
     return Write([&](db::WriteContext& tx) { return WritePrices(tx, request, response, now); });
@@ -102,40 +57,6 @@ class PricesRepoTest : public ::testing::Test {
     EXPECT_TRUE(status.ok()) << status;
     return response;
   }
-
-  int64_t Count(const std::string& table) {
-    int64_t count = -1;
-    absl::Status status = Read([&](db::ReadContext& tx) -> absl::Status {
-      absl::StatusOr<db::CachedStatement> select =
-          tx.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
-      if (!select.ok()) return select.status();
-      absl::StatusOr<bool> row = (*select)->Step();
-      if (!row.ok()) return row.status();
-      count = (*select)->ColumnInt64(0);
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(status.ok()) << status;
-    return count;
-  }
-
-  void PutLease(const std::string& name, const std::string& holder, int64_t epoch,
-                absl::Time expires) {
-    ASSERT_TRUE(Write([&](db::WriteContext& tx) -> absl::Status {
-                  absl::StatusOr<db::CachedStatement> insert = tx.Prepare(
-                      "INSERT OR REPLACE INTO leases (name, holder_id, epoch, acquired_at, "
-                      "renewed_at, expires_at) VALUES (?1, ?2, ?3, 0, 0, ?4)");
-                  if (!insert.ok()) return insert.status();
-                  absl::Status status = (*insert)->Bind(1, name);
-                  if (status.ok()) status = (*insert)->Bind(2, holder);
-                  if (status.ok()) status = (*insert)->Bind(3, epoch);
-                  if (status.ok()) status = (*insert)->Bind(4, absl::ToUnixNanos(expires));
-                  if (status.ok()) status = (*insert)->Run();
-                  return status;
-                }).ok());
-  }
-
-  std::string path_;
-  std::unique_ptr<db::ConnectionPool> pool_;
 };
 
 TEST_F(PricesRepoTest, WritesAndReadsLatestWithAge) {

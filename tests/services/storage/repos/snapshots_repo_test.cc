@@ -20,105 +20,13 @@
 #include "services/storage/db/migrations.h"
 #include "services/storage/repos/accounts_repo.h"
 #include "services/storage/schema/schema.h"
+#include "tests/services/storage/repos/repo_test_base.h"
 
 namespace coffer::storage {
 namespace {
 
-constexpr char kEth[] = "eip155:1/slip44:60";
-constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
-const absl::Time kNow = absl::FromUnixSeconds(1700000000);
-
-std::string RandomKeyHex() {
-  std::random_device random;
-  std::string hex;
-  for (int i = 0; i < 64; ++i) hex.push_back("0123456789abcdef"[random() % 16]);
-  return hex;
-}
-
-// An EVM account id on mainnet whose address is the number `n`.
-std::string EvmId(int n) { return absl::StrFormat("eip155:1:0x%040d", n); }
-
-v1::BalanceItem* AddAmount(v1::WriteSnapshotRequest* request, const std::string& account,
-                           const std::string& asset, const std::string& units,
-                           uint32_t decimals = 18) {
-  v1::BalanceItem* item = request->add_items();
-  item->set_account_id(account);
-  item->set_asset_id(asset);
-  item->mutable_amount()->set_units(units);
-  item->mutable_amount()->set_decimals(decimals);
-  return item;
-}
-
-v1::BalanceItem* AddError(v1::WriteSnapshotRequest* request, const std::string& account,
-                          const std::string& asset, const std::string& message) {
-  v1::BalanceItem* item = request->add_items();
-  item->set_account_id(account);
-  item->set_asset_id(asset);
-  item->mutable_error()->set_code(v1::Error::UNAVAILABLE);
-  item->mutable_error()->set_message(message);
-  item->mutable_error()->set_upstream("mainnet-1");
-  return item;
-}
-
-v1::WriteSnapshotRequest Request(const std::string& key, int64_t taken_at_seconds) {
-  v1::WriteSnapshotRequest request;
-  request.set_idempotency_key(key);
-  request.mutable_taken_at()->set_seconds(taken_at_seconds);
-  return request;
-}
-
-class SnapshotsRepoTest : public ::testing::Test {
+class SnapshotsRepoTest : public RepoTestBase {
  protected:
-  void SetUp() override {
-    const char* dir = getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/snapshots_repo_test.db");
-    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
-    const std::string key = RandomKeyHex();
-    {
-      absl::StatusOr<std::unique_ptr<db::Connection>> connection =
-          db::Connection::Open(path_, db::SecretString(std::string(key)), {});
-      ASSERT_TRUE(connection.ok()) << connection.status();
-      ASSERT_TRUE(db::ApplyMigrations((*connection)->raw(), path_, key, Migrations()).ok());
-    }
-    db::ConnectionPoolOptions options;
-    options.path = path_;
-    options.readers = 2;
-    absl::StatusOr<std::unique_ptr<db::ConnectionPool>> pool =
-        db::ConnectionPool::Open(options, db::SecretString(std::string(key)));
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
-  }
-
-  void TearDown() override {
-    if (pool_ != nullptr) pool_->Shutdown();
-  }
-
-  absl::Status Write(db::ConnectionPool::WriteWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Write(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
-  absl::Status Read(db::ConnectionPool::ReadWork work) {
-    std::promise<absl::Status> outcome;
-    pool_->Read(std::move(work), [&outcome](absl::Status status) { outcome.set_value(status); });
-    return outcome.get_future().get();
-  }
-
-  // Registers accounts by id, with `tags` each; expects success.
-  void AddIds(const std::vector<std::string>& ids, const std::vector<std::string>& tags = {}) {
-    v1::AddAccountsRequest request;
-    for (const std::string& id : ids) {
-      v1::Account* account = request.add_accounts();
-      account->set_account_id(id);
-      for (const std::string& tag : tags) account->add_tags(tag);
-    }
-    v1::AddAccountsResponse response;
-    ASSERT_TRUE(Write([&](db::WriteContext& tx) {
-                  return AddAccounts(tx, request, &response, kNow);
-                }).ok());
-  }
-
   absl::Status WriteSnap(const v1::WriteSnapshotRequest& request,
                          v1::WriteSnapshotResponse* response, absl::Time now = kNow) {
     return Write([&](db::WriteContext& tx) { return WriteSnapshot(tx, request, response, now); });
@@ -135,40 +43,6 @@ class SnapshotsRepoTest : public ::testing::Test {
     EXPECT_TRUE(status.ok()) << status;
     return response;
   }
-
-  int64_t Count(const std::string& table) {
-    int64_t count = -1;
-    absl::Status status = Read([&](db::ReadContext& tx) -> absl::Status {
-      absl::StatusOr<db::CachedStatement> select =
-          tx.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table));
-      if (!select.ok()) return select.status();
-      absl::StatusOr<bool> row = (*select)->Step();
-      if (!row.ok()) return row.status();
-      count = (*select)->ColumnInt64(0);
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(status.ok()) << status;
-    return count;
-  }
-
-  void PutLease(const std::string& name, const std::string& holder, int64_t epoch,
-                absl::Time expires) {
-    ASSERT_TRUE(Write([&](db::WriteContext& tx) -> absl::Status {
-                  absl::StatusOr<db::CachedStatement> insert = tx.Prepare(
-                      "INSERT OR REPLACE INTO leases (name, holder_id, epoch, acquired_at, "
-                      "renewed_at, expires_at) VALUES (?1, ?2, ?3, 0, 0, ?4)");
-                  if (!insert.ok()) return insert.status();
-                  absl::Status status = (*insert)->Bind(1, name);
-                  if (status.ok()) status = (*insert)->Bind(2, holder);
-                  if (status.ok()) status = (*insert)->Bind(3, epoch);
-                  if (status.ok()) status = (*insert)->Bind(4, absl::ToUnixNanos(expires));
-                  if (status.ok()) status = (*insert)->Run();
-                  return status;
-                }).ok());
-  }
-
-  std::string path_;
-  std::unique_ptr<db::ConnectionPool> pool_;
 };
 
 TEST_F(SnapshotsRepoTest, WritesAndReadsBack) {
