@@ -18,6 +18,7 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/digest.h"
 #include "services/storage/repos/proto_time.h"
 
 namespace coffer::storage {
@@ -25,15 +26,6 @@ namespace {
 
 constexpr absl::string_view kPageTokenVersion = "history-v1";
 constexpr size_t kMaxQuoteCurrencyLength = 16;
-
-absl::StatusOr<std::string> Sha256(absl::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
 
 // The request, validated and normalized.
 struct HistoryFilters {

@@ -22,6 +22,7 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/digest.h"
 #include "services/storage/repos/fence.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
@@ -35,15 +36,6 @@ constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxPageSize = 1000;
 constexpr absl::string_view kPageTokenVersion = "latest-v1";
 constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-
-absl::StatusOr<std::string> Sha256(absl::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
 
 // Deterministic serialization of `message`.
 std::string Canonical(const google::protobuf::MessageLite& message) {
