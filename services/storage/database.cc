@@ -7,15 +7,16 @@
 #include "absl/strings/str_cat.h"
 #include <spdlog/spdlog.h>
 
+#include "common/log/fmt_absl.h"
 #include "common/status/status_macros.h"
-#include "services/storage/db/connection.h"
 #include "services/storage/db/key_source.h"
 #include "services/storage/db/migrations.h"
+#include "services/storage/db/rekey.h"
 #include "services/storage/schema/schema.h"
 
 namespace coffer::storage {
 
-absl::StatusOr<OpenedDatabase> OpenDatabase(const DatabaseOptions& options) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
   std::filesystem::path directory = std::filesystem::path(options.path).parent_path();
   if (!directory.empty()) {
     std::error_code error;
@@ -30,7 +31,7 @@ absl::StatusOr<OpenedDatabase> OpenDatabase(const DatabaseOptions& options) {
   key_options.key_file = options.key_file;
   ASSIGN_OR_RETURN(db::SecretString key, db::LoadDatabaseKey(key_options));
 
-  OpenedDatabase opened;
+  int schema_version = 0;
   {
     // Migrations need the only connection to the file (they may restore it
     // from the pre-migration backup), so they run before the pool opens.
@@ -38,15 +39,92 @@ absl::StatusOr<OpenedDatabase> OpenDatabase(const DatabaseOptions& options) {
                      db::Connection::Open(options.path, key, db::OpenOptions()));
     RETURN_IF_ERROR(
         db::ApplyMigrations(connection->raw(), options.path, key.Reveal(), Migrations()));
-    ASSIGN_OR_RETURN(opened.schema_version, db::SchemaVersion(connection->raw()));
+    ASSIGN_OR_RETURN(schema_version, db::SchemaVersion(connection->raw()));
   }
-  db::ConnectionPoolOptions pool_options;
-  pool_options.path = options.path;
-  pool_options.readers = options.readers;
-  ASSIGN_OR_RETURN(opened.pool, db::ConnectionPool::Open(pool_options, key));
+  std::unique_ptr<Database> database(new Database(options, std::move(key), schema_version));
+  {
+    std::lock_guard<std::mutex> lock(database->mu_);
+    ASSIGN_OR_RETURN(database->pool_, database->OpenPool(database->key_));
+  }
   spdlog::info("database {} open at schema version {} with {} readers", options.path,
-               opened.schema_version, options.readers);
-  return opened;
+               schema_version, options.readers);
+  return database;
+}
+
+Database::Database(DatabaseOptions options, db::SecretString key, int schema_version)
+    : options_(std::move(options)), schema_version_(schema_version), key_(std::move(key)) {}
+
+Database::~Database() { Shutdown(); }
+
+absl::StatusOr<std::shared_ptr<db::ConnectionPool>> Database::OpenPool(
+    const db::SecretString& key) const {
+  db::ConnectionPoolOptions pool_options;
+  pool_options.path = options_.path;
+  pool_options.readers = options_.readers;
+  ASSIGN_OR_RETURN(std::unique_ptr<db::ConnectionPool> pool,
+                   db::ConnectionPool::Open(pool_options, key));
+  return std::shared_ptr<db::ConnectionPool>(std::move(pool));
+}
+
+std::shared_ptr<db::ConnectionPool> Database::pool() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pool_;
+}
+
+absl::StatusOr<std::unique_ptr<db::Connection>> Database::OpenConnection(
+    const db::OpenOptions& options) const {
+  db::SecretString key = CopyKey();
+  return db::Connection::Open(options_.path, key, options);
+}
+
+db::SecretString Database::CopyKey() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return db::SecretString(std::string(key_.Reveal()));
+}
+
+absl::Status Database::Rekey(db::SecretString new_key) {
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
+  std::shared_ptr<db::ConnectionPool> old_pool;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return absl::UnavailableError("storage: the database is shutting down");
+    old_pool = std::move(pool_);
+  }
+  // Finishes every queued read and write (their callers are answered) and
+  // closes the pool's connections; later calls are answered UNAVAILABLE.
+  old_pool->Shutdown();
+  old_pool.reset();
+
+  db::SecretString old_key = CopyKey();
+  absl::Status rekeyed = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::unique_ptr<db::Connection> connection,
+                     db::Connection::Open(options_.path, old_key, db::OpenOptions()));
+    return db::RekeyDatabase(connection->raw(), new_key.Reveal());
+  }();
+  const db::SecretString& key = rekeyed.ok() ? new_key : old_key;
+  absl::StatusOr<std::shared_ptr<db::ConnectionPool>> reopened = OpenPool(key);
+  if (!reopened.ok()) {
+    // The file is intact (a rekey commits whole or not at all) but the pool
+    // cannot reopen: the service keeps answering UNAVAILABLE, loudly.
+    spdlog::critical("database {}: cannot reopen the pool after {}: {}", options_.path,
+                     rekeyed.ok() ? "the rekey" : "a failed rekey", reopened.status());
+    return rekeyed.ok() ? reopened.status() : rekeyed;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (rekeyed.ok()) key_ = std::move(new_key);
+  pool_ = std::move(*reopened);
+  return rekeyed;
+}
+
+void Database::Shutdown() {
+  std::lock_guard<std::mutex> maintenance(maintenance_mu_);
+  std::shared_ptr<db::ConnectionPool> pool;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shut_down_ = true;
+    pool = std::move(pool_);
+  }
+  if (pool != nullptr) pool->Shutdown();
 }
 
 }  // namespace coffer::storage

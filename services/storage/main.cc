@@ -1,5 +1,7 @@
 // coffer-storage: owns the encrypted SQLCipher database: accounts, snapshots, prices, tasks, runs.
+#include <atomic>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -12,6 +14,7 @@
 #include "common/grpc/service_host.h"
 #include "common/log/logging.h"
 #include "services/storage/database.h"
+#include "services/storage/maintenance.h"
 #include "services/storage/storage_service.h"
 
 ABSL_FLAG(std::string, db_path, "data/coffer.db",
@@ -20,6 +23,8 @@ ABSL_FLAG(std::string, db_key_file, "",
           "File holding the database key (64 hex digits); else COFFER_DB_KEY, else a "
           "development key generated beside a new database");
 ABSL_FLAG(int, db_readers, 4, "Reader threads, each with its own database connection");
+ABSL_FLAG(std::string, backup_dir, "data/backups",
+          "Directory of Storage.Backup files (created when missing); requests name files under it");
 
 namespace {
 
@@ -45,11 +50,13 @@ int main(int argc, char** argv) {
 
   // The database opens after the server listens but before SERVING: health
   // turns SERVING only once migrations are done and the pool is open.
-  coffer::storage::OpenedDatabase database;
-  std::string db_path = absl::GetFlag(FLAGS_db_path);
-  host.admin().SetDetailsProvider([&database, db_path] {
+  std::unique_ptr<coffer::storage::Database> database;
+  std::unique_ptr<coffer::storage::Maintenance> maintenance;
+  const std::string db_path = absl::GetFlag(FLAGS_db_path);
+  std::atomic<int> schema_version{0};
+  host.admin().SetDetailsProvider([&schema_version, db_path] {
     return std::map<std::string, std::string>{
-        {"database", db_path}, {"schema_version", std::to_string(database.schema_version)}};
+        {"database", db_path}, {"schema_version", std::to_string(schema_version.load())}};
   });
   return host.Run(
       [&]() -> absl::Status {
@@ -57,14 +64,23 @@ int main(int argc, char** argv) {
         options.path = db_path;
         options.key_file = absl::GetFlag(FLAGS_db_key_file);
         options.readers = absl::GetFlag(FLAGS_db_readers);
-        absl::StatusOr<coffer::storage::OpenedDatabase> opened =
-            coffer::storage::OpenDatabase(options);
+        absl::StatusOr<std::unique_ptr<coffer::storage::Database>> opened =
+            coffer::storage::Database::Open(options);
         if (!opened.ok()) return opened.status();
         database = std::move(*opened);
-        api.SetPool(database.pool.get());
+        schema_version = database->schema_version();
+        coffer::storage::MaintenanceOptions maintenance_options;
+        maintenance_options.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+        maintenance =
+            std::make_unique<coffer::storage::Maintenance>(*database, maintenance_options);
+        api.SetDatabase(database.get(), maintenance.get());
         return absl::OkStatus();
       },
       [&] {
-        if (database.pool) database.pool->Shutdown();
+        // After the server stopped taking calls: backups first (they read
+        // through connections of their own), then the pool, which finishes
+        // every queued write before it closes.
+        if (maintenance) maintenance->Shutdown();
+        if (database) database->Shutdown();
       });
 }

@@ -1,12 +1,12 @@
 #include "services/storage/storage_service.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
-#include "absl/time/clock.h"
-
 #include "services/storage/repos/accounts_repo.h"
 #include "services/storage/repos/history_repo.h"
+#include "services/storage/repos/leases_repo.h"
 #include "services/storage/repos/prices_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
 
@@ -15,153 +15,89 @@ namespace coffer::storage {
 using grpc_util::CallContext;
 using grpc_util::Done;
 
-namespace {
+namespace internal {
 
-// The pool's completion callback, answering the call from the pool's thread.
-db::ConnectionPool::Done Answer(Done done) {
-  return [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); };
-}
-
-std::string MethodName(const char* method) {
+std::string StorageMethodName(const char* method) {
   return std::string("/") + v1::Storage::service_full_name() + "/" + method;
 }
 
-}  // namespace
+}  // namespace internal
+
+// One line per method: the repository function of the same name does the
+// work (see the header).
+#define COFFER_STORAGE_WRITE(Method) \
+  ServeWrite(server, #Method, &AsyncApi::Request##Method, &Method)
+#define COFFER_STORAGE_READ(Method) ServeRead(server, #Method, &AsyncApi::Request##Method, &Method)
 
 void StorageService::Register(grpc_util::AsyncServer& server) {
   server.RegisterService(&async_api_);
-  // The request and reply live in the call object for as long as its Done
-  // does, and the Done travels with the pool's callback, so the work below
-  // may refer to them.
-  server.AddUnary(MethodName("AddAccounts"), &async_api_, &AsyncApi::RequestAddAccounts,
-                  [this](CallContext& context, const v1::AddAccountsRequest& request,
-                         v1::AddAccountsResponse* reply, Done done) {
-                    HandleAddAccounts(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("RemoveAccounts"), &async_api_, &AsyncApi::RequestRemoveAccounts,
-                  [this](CallContext& context, const v1::RemoveAccountsRequest& request,
-                         v1::RemoveAccountsResponse* reply, Done done) {
-                    HandleRemoveAccounts(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("ListAccounts"), &async_api_, &AsyncApi::RequestListAccounts,
-                  [this](CallContext& context, const v1::ListAccountsRequest& request,
-                         v1::ListAccountsResponse* reply, Done done) {
-                    HandleListAccounts(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("WriteSnapshot"), &async_api_, &AsyncApi::RequestWriteSnapshot,
-                  [this](CallContext& context, const v1::WriteSnapshotRequest& request,
-                         v1::WriteSnapshotResponse* reply, Done done) {
-                    HandleWriteSnapshot(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("GetLatestBalances"), &async_api_, &AsyncApi::RequestGetLatestBalances,
-                  [this](CallContext& context, const v1::GetLatestBalancesRequest& request,
-                         v1::GetLatestBalancesResponse* reply, Done done) {
-                    HandleGetLatestBalances(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("GetBalanceHistory"), &async_api_, &AsyncApi::RequestGetBalanceHistory,
-                  [this](CallContext& context, const v1::GetBalanceHistoryRequest& request,
-                         v1::GetBalanceHistoryResponse* reply, Done done) {
-                    HandleGetBalanceHistory(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("WritePrices"), &async_api_, &AsyncApi::RequestWritePrices,
-                  [this](CallContext& context, const v1::WritePricesRequest& request,
-                         v1::WritePricesResponse* reply, Done done) {
-                    HandleWritePrices(context, request, reply, std::move(done));
-                  });
-  server.AddUnary(MethodName("GetLatestPrices"), &async_api_, &AsyncApi::RequestGetLatestPrices,
-                  [this](CallContext& context, const v1::GetLatestPricesRequest& request,
-                         v1::GetLatestPricesResponse* reply, Done done) {
-                    HandleGetLatestPrices(context, request, reply, std::move(done));
-                  });
+  COFFER_STORAGE_WRITE(AddAccounts);
+  COFFER_STORAGE_WRITE(RemoveAccounts);
+  COFFER_STORAGE_READ(ListAccounts);
+
+  COFFER_STORAGE_WRITE(WriteSnapshot);
+  COFFER_STORAGE_READ(GetLatestBalances);
+  COFFER_STORAGE_READ(GetBalanceHistory);
+
+  COFFER_STORAGE_WRITE(WritePrices);
+  COFFER_STORAGE_READ(GetLatestPrices);
+
+  COFFER_STORAGE_WRITE(AcquireLease);
+  COFFER_STORAGE_WRITE(RenewLease);
+  COFFER_STORAGE_WRITE(ReleaseLease);
+  COFFER_STORAGE_READ(GetLease);
+
+  server.AddServerStreaming(internal::StorageMethodName("Backup"), &async_api_,
+                            &AsyncApi::RequestBackup,
+                            [this](CallContext& context, const v1::BackupRequest& request,
+                                   grpc_util::ServerWriter<v1::BackupResponse> writer) {
+                              HandleBackup(context, request, std::move(writer));
+                            });
+  server.AddUnary(
+      internal::StorageMethodName("Rekey"), &async_api_, &AsyncApi::RequestRekey,
+      [this](CallContext& context, const v1::RekeyRequest& request, v1::RekeyResponse* reply,
+             Done done) { HandleRekey(context, request, reply, std::move(done)); });
 }
 
-db::ConnectionPool* StorageService::PoolOrAnswer(Done& done) {
-  db::ConnectionPool* pool = pool_.load(std::memory_order_acquire);
-  if (pool == nullptr) done(absl::UnavailableError("storage: database not open yet; retry"));
+#undef COFFER_STORAGE_WRITE
+#undef COFFER_STORAGE_READ
+
+std::shared_ptr<db::ConnectionPool> StorageService::PoolOrAnswer(Done& done) {
+  Database* database = database_.load(std::memory_order_acquire);
+  std::shared_ptr<db::ConnectionPool> pool = database != nullptr ? database->pool() : nullptr;
+  if (pool == nullptr) done(absl::UnavailableError("storage: database not open; retry"));
   return pool;
 }
 
-void StorageService::HandleAddAccounts(CallContext& /*context*/,
-                                       const v1::AddAccountsRequest& request,
-                                       v1::AddAccountsResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Write([&request, reply](
-                  db::WriteContext& tx) { return AddAccounts(tx, request, reply, absl::Now()); },
-              Answer(std::move(done)));
-}
-
-void StorageService::HandleRemoveAccounts(CallContext& /*context*/,
-                                          const v1::RemoveAccountsRequest& request,
-                                          v1::RemoveAccountsResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Write(
-      [&request, reply](db::WriteContext& tx) { return RemoveAccounts(tx, request, reply); },
-      Answer(std::move(done)));
-}
-
-void StorageService::HandleListAccounts(CallContext& /*context*/,
-                                        const v1::ListAccountsRequest& request,
-                                        v1::ListAccountsResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Read([&request, reply](db::ReadContext& tx) { return ListAccounts(tx, request, reply); },
-             Answer(std::move(done)));
-}
-
-void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
-                                         const v1::WriteSnapshotRequest& request,
-                                         v1::WriteSnapshotResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  // One snapshot is one write: it commits whole (in the writer's group
-  // commit) or not at all, and the caller hears back only after the commit.
-  pool->Write([&request, reply](
-                  db::WriteContext& tx) { return WriteSnapshot(tx, request, reply, absl::Now()); },
-              Answer(std::move(done)));
-}
-
-void StorageService::HandleGetLatestBalances(CallContext& /*context*/,
-                                             const v1::GetLatestBalancesRequest& request,
-                                             v1::GetLatestBalancesResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Read(
-      [&request, reply](db::ReadContext& tx) {
-        return GetLatestBalances(tx, request, reply, absl::Now());
+void StorageService::HandleBackup(CallContext& context, const v1::BackupRequest& request,
+                                  grpc_util::ServerWriter<v1::BackupResponse> writer) {
+  Maintenance* maintenance = maintenance_.load(std::memory_order_acquire);
+  if (maintenance == nullptr) {
+    writer.Finish(absl::UnavailableError("storage: database not open; retry"));
+    return;
+  }
+  // Kept by both callbacks; they run one after the other on the
+  // maintenance thread.
+  auto shared_writer =
+      std::make_shared<grpc_util::ServerWriter<v1::BackupResponse>>(std::move(writer));
+  maintenance->Backup(
+      request,
+      [shared_writer, &context](const v1::BackupResponse& message) {
+        return !context.IsCancelled() && shared_writer->Write(message);
       },
-      Answer(std::move(done)));
+      [shared_writer](absl::Status status) { shared_writer->Finish(std::move(status)); });
 }
 
-void StorageService::HandleGetBalanceHistory(CallContext& /*context*/,
-                                             const v1::GetBalanceHistoryRequest& request,
-                                             v1::GetBalanceHistoryResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Read(
-      [&request, reply](db::ReadContext& tx) { return GetBalanceHistory(tx, request, reply); },
-      Answer(std::move(done)));
-}
-
-void StorageService::HandleWritePrices(CallContext& /*context*/,
-                                       const v1::WritePricesRequest& request,
-                                       v1::WritePricesResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Write([&request, reply](
-                  db::WriteContext& tx) { return WritePrices(tx, request, reply, absl::Now()); },
-              Answer(std::move(done)));
-}
-
-void StorageService::HandleGetLatestPrices(CallContext& /*context*/,
-                                           const v1::GetLatestPricesRequest& request,
-                                           v1::GetLatestPricesResponse* reply, Done done) {
-  db::ConnectionPool* pool = PoolOrAnswer(done);
-  if (pool == nullptr) return;
-  pool->Read([&request, reply](
-                 db::ReadContext& tx) { return GetLatestPrices(tx, request, reply, absl::Now()); },
-             Answer(std::move(done)));
+void StorageService::HandleRekey(CallContext& /*context*/, const v1::RekeyRequest& request,
+                                 v1::RekeyResponse* reply, Done done) {
+  Maintenance* maintenance = maintenance_.load(std::memory_order_acquire);
+  if (maintenance == nullptr) {
+    done(absl::UnavailableError("storage: database not open; retry"));
+    return;
+  }
+  maintenance->Rekey(request, reply, [done = std::move(done)](absl::Status status) mutable {
+    done(std::move(status));
+  });
 }
 
 }  // namespace coffer::storage

@@ -1,67 +1,142 @@
 // coffer.v1.Storage on the async framework. Handlers never touch the
-// database on a polling thread: they hand the work to the connection pool
-// (reads to a reader thread, writes to the group-committing writer) and
-// answer from the pool's thread once it is done.
+// database on a polling thread: a data method hands its repository function
+// to the connection pool (reads to a reader thread, writes to the
+// group-committing writer) and the call is answered from the pool's thread
+// once the work is done (for writes: committed). Backup and Rekey run on the
+// maintenance thread (maintenance.h).
 //
-// The methods that have landed are served asynchronously; the others stay
-// on the generated base class, which answers UNIMPLEMENTED, until their
-// handlers land.
+// Every method is one line in Register: the repository function named like
+// the method (repos/*.h) does the work, with the signature
+//   absl::Status Method(db::WriteContext&, const Request&, Reply*[, absl::Time now])
+// for writes and the same with db::ReadContext for reads.
 #ifndef COFFER_SERVICES_STORAGE_STORAGE_SERVICE_H_
 #define COFFER_SERVICES_STORAGE_STORAGE_SERVICE_H_
 
 #include <atomic>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/time/clock.h"
 
 #include "coffer/v1/storage.grpc.pb.h"
 #include "common/grpc/async_server.h"
+#include "services/storage/database.h"
 #include "services/storage/db/connection_pool.h"
+#include "services/storage/maintenance.h"
 
 namespace coffer::storage {
 
 class StorageService {
  public:
   // Nested from the outside in; each layer turns one method asynchronous.
+  // Methods not listed yet stay on the generated base, which answers
+  // UNIMPLEMENTED.
   using AsyncApi = v1::Storage::WithAsyncMethod_AddAccounts<
       v1::Storage::WithAsyncMethod_RemoveAccounts<v1::Storage::WithAsyncMethod_ListAccounts<
           v1::Storage::WithAsyncMethod_WriteSnapshot<v1::Storage::WithAsyncMethod_GetLatestBalances<
               v1::Storage::WithAsyncMethod_GetBalanceHistory<
                   v1::Storage::WithAsyncMethod_WritePrices<
-                      v1::Storage::WithAsyncMethod_GetLatestPrices<v1::Storage::Service>>>>>>>>;
+                      v1::Storage::WithAsyncMethod_GetLatestPrices<
+                          v1::Storage::WithAsyncMethod_Backup<v1::Storage::WithAsyncMethod_Rekey<
+                              v1::Storage::WithAsyncMethod_AcquireLease<
+                                  v1::Storage::WithAsyncMethod_RenewLease<
+                                      v1::Storage::WithAsyncMethod_ReleaseLease<
+                                          v1::Storage::WithAsyncMethod_GetLease<
+                                              v1::Storage::Service>>>>>>>>>>>>>>;
 
   // Before server.Start().
   void Register(grpc_util::AsyncServer& server);
 
-  // The pool opens after the server listens; until then calls are answered
-  // UNAVAILABLE. `pool` must outlive the server's shutdown.
-  void SetPool(db::ConnectionPool* pool) { pool_.store(pool, std::memory_order_release); }
+  // The database opens after the server listens; until then calls are
+  // answered UNAVAILABLE. Both must outlive the server's shutdown.
+  void SetDatabase(Database* database, Maintenance* maintenance) {
+    maintenance_.store(maintenance, std::memory_order_release);
+    database_.store(database, std::memory_order_release);
+  }
 
-  void HandleAddAccounts(grpc_util::CallContext& context, const v1::AddAccountsRequest& request,
-                         v1::AddAccountsResponse* reply, grpc_util::Done done);
-  void HandleRemoveAccounts(grpc_util::CallContext& context,
-                            const v1::RemoveAccountsRequest& request,
-                            v1::RemoveAccountsResponse* reply, grpc_util::Done done);
-  void HandleWriteSnapshot(grpc_util::CallContext& context, const v1::WriteSnapshotRequest& request,
-                           v1::WriteSnapshotResponse* reply, grpc_util::Done done);
-  void HandleGetLatestBalances(grpc_util::CallContext& context,
-                               const v1::GetLatestBalancesRequest& request,
-                               v1::GetLatestBalancesResponse* reply, grpc_util::Done done);
-  void HandleGetBalanceHistory(grpc_util::CallContext& context,
-                               const v1::GetBalanceHistoryRequest& request,
-                               v1::GetBalanceHistoryResponse* reply, grpc_util::Done done);
-  void HandleWritePrices(grpc_util::CallContext& context, const v1::WritePricesRequest& request,
-                         v1::WritePricesResponse* reply, grpc_util::Done done);
-  void HandleGetLatestPrices(grpc_util::CallContext& context,
-                             const v1::GetLatestPricesRequest& request,
-                             v1::GetLatestPricesResponse* reply, grpc_util::Done done);
-  void HandleListAccounts(grpc_util::CallContext& context, const v1::ListAccountsRequest& request,
-                          v1::ListAccountsResponse* reply, grpc_util::Done done);
+  void HandleBackup(grpc_util::CallContext& context, const v1::BackupRequest& request,
+                    grpc_util::ServerWriter<v1::BackupResponse> writer);
+  void HandleRekey(grpc_util::CallContext& context, const v1::RekeyRequest& request,
+                   v1::RekeyResponse* reply, grpc_util::Done done);
 
  private:
-  // The pool, or null (and `done` answered UNAVAILABLE) while it is not open.
-  db::ConnectionPool* PoolOrAnswer(grpc_util::Done& done);
+  template <typename Base, typename Request, typename Reply>
+  using RequestMethod = void (Base::*)(grpc::ServerContext*, Request*,
+                                       grpc::ServerAsyncResponseWriter<Reply>*,
+                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+
+  // Serves a method with `repo` run as one pool Write (committed before the
+  // answer) or one Read (one consistent read transaction).
+  template <typename Base, typename Request, typename Reply, typename Repo>
+  void ServeWrite(grpc_util::AsyncServer& server, const char* method,
+                  RequestMethod<Base, Request, Reply> request, Repo repo);
+  template <typename Base, typename Request, typename Reply, typename Repo>
+  void ServeRead(grpc_util::AsyncServer& server, const char* method,
+                 RequestMethod<Base, Request, Reply> request, Repo repo);
+
+  // The open pool, or null (and `done` answered UNAVAILABLE) while the
+  // database is not open or a rekey is swapping the pool.
+  std::shared_ptr<db::ConnectionPool> PoolOrAnswer(grpc_util::Done& done);
 
   AsyncApi async_api_;
-  std::atomic<db::ConnectionPool*> pool_{nullptr};
+  std::atomic<Database*> database_{nullptr};
+  std::atomic<Maintenance*> maintenance_{nullptr};
 };
+
+namespace internal {
+
+std::string StorageMethodName(const char* method);
+
+// Calls a repository function with storage's clock when it takes one.
+template <typename Repo, typename Tx, typename Request, typename Reply>
+absl::Status RunRepo(const Repo& repo, Tx& tx, const Request& request, Reply* reply) {
+  if constexpr (std::is_invocable_v<const Repo&, Tx&, const Request&, Reply*, absl::Time>) {
+    return repo(tx, request, reply, absl::Now());
+  } else {
+    return repo(tx, request, reply);
+  }
+}
+
+}  // namespace internal
+
+template <typename Base, typename Request, typename Reply, typename Repo>
+void StorageService::ServeWrite(grpc_util::AsyncServer& server, const char* method,
+                                RequestMethod<Base, Request, Reply> request, Repo repo) {
+  // The request and reply live in the call object for as long as its Done
+  // does, and the Done travels with the pool's callback, so the work may
+  // refer to them.
+  server.AddUnary(
+      internal::StorageMethodName(method), &async_api_, request,
+      [this, repo](grpc_util::CallContext&, const Request& request, Reply* reply,
+                   grpc_util::Done done) {
+        std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
+        if (pool == nullptr) return;
+        pool->Write(
+            [&request, reply, repo](db::WriteContext& tx) {
+              return internal::RunRepo(repo, tx, request, reply);
+            },
+            [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
+      });
+}
+
+template <typename Base, typename Request, typename Reply, typename Repo>
+void StorageService::ServeRead(grpc_util::AsyncServer& server, const char* method,
+                               RequestMethod<Base, Request, Reply> request, Repo repo) {
+  server.AddUnary(
+      internal::StorageMethodName(method), &async_api_, request,
+      [this, repo](grpc_util::CallContext&, const Request& request, Reply* reply,
+                   grpc_util::Done done) {
+        std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
+        if (pool == nullptr) return;
+        pool->Read(
+            [&request, reply, repo](db::ReadContext& tx) {
+              return internal::RunRepo(repo, tx, request, reply);
+            },
+            [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
+      });
+}
 
 }  // namespace coffer::storage
 

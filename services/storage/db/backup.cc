@@ -117,6 +117,7 @@ absl::Status CopyPages(sqlite3* source, sqlite3* dest, const BackupOptions& opti
   }
   const int pages_per_step = options.pages_per_step > 0 ? options.pages_per_step : 64;
   int rc = SQLITE_OK;
+  bool cancelled = false;
   while (true) {
     rc = sqlite3_backup_step(backup, pages_per_step);
     if (options.progress) {
@@ -125,6 +126,10 @@ absl::Status CopyPages(sqlite3* source, sqlite3* dest, const BackupOptions& opti
     }
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+    if (options.cancelled && options.cancelled()) {
+      cancelled = true;
+      break;
+    }
     if (options.pause_between_steps > absl::ZeroDuration()) {
       absl::SleepFor(options.pause_between_steps);
     } else {
@@ -134,7 +139,9 @@ absl::Status CopyPages(sqlite3* source, sqlite3* dest, const BackupOptions& opti
   // sqlite3_backup_finish reports the step's error on `dest`.
   const int finish_rc = sqlite3_backup_finish(backup);
   absl::Status status;
-  if (rc != SQLITE_DONE || finish_rc != SQLITE_OK) {
+  if (cancelled) {
+    status = absl::CancelledError("backup cancelled");
+  } else if (rc != SQLITE_DONE || finish_rc != SQLITE_OK) {
     status = absl::InternalError(
         absl::StrCat("backup step: ", sqlite3_errstr(rc != SQLITE_DONE ? rc : finish_rc), " (",
                      sqlite3_errmsg(dest), ")"));

@@ -57,6 +57,9 @@ struct BackupOptions {
   // Called after every step with the pages copied so far and the total, on
   // the calling thread. Optional.
   std::function<void(int pages_done, int pages_total)> progress;
+  // Asked after every step that left pages to copy; true stops the copy
+  // with CANCELLED (the temporary file removed). Optional.
+  std::function<bool()> cancelled;
 };
 
 // Copies the database open on `source` ("main") into an encrypted file at

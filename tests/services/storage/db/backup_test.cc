@@ -182,6 +182,28 @@ TEST(BackupTest, ReplacesAnOlderBackup) {
   EXPECT_EQ(QueryInt(backup.get(), "SELECT count(*) FROM accounts"), 5);
 }
 
+TEST(BackupTest, CancelStopsBetweenStepsAndLeavesNoFile) {
+  const std::string path = TempPath("cancelled.db");
+  const std::string backup_path = TempPath("cancelled.db.bak");
+  TestDatabase db = TestDatabase::Open(path, kTestKey);
+  ASSERT_TRUE(db.ok()) << db.status();
+  Fill(db.get(), 2000);
+
+  int steps = 0;
+  BackupOptions options;
+  options.pages_per_step = 8;
+  options.progress = [&](int, int) { ++steps; };
+  options.cancelled = [&] { return steps >= 3; };
+  const absl::Status status = BackupDatabase(db.get(), kTestKey, backup_path, options);
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_EQ(steps, 3);
+  EXPECT_FALSE(FileExists(backup_path));
+  EXPECT_FALSE(FileExists(backup_path + ".tmp"));
+  // The source is still usable: the backup's read transaction ended.
+  EXPECT_TRUE(Exec(db.get(), "DELETE FROM accounts WHERE id > 5").ok());
+}
+
 TEST(BackupTest, RejectsAMalformedKeyAndLeavesNoFile) {
   const std::string path = TempPath("badkey.db");
   const std::string backup_path = TempPath("badkey.db.bak");

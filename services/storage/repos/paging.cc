@@ -1,0 +1,55 @@
+#include "services/storage/repos/paging.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace coffer::storage {
+namespace {
+
+constexpr char kSeparator = '\0';
+
+}  // namespace
+
+absl::StatusOr<int32_t> PageSize(const v1::PageRequest& page, int32_t default_size,
+                                 int32_t max_size) {
+  const int32_t size = page.page_size();
+  if (size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page.page_size: ", size, " is negative"));
+  }
+  if (size == 0) return default_size;
+  return size > max_size ? max_size : size;
+}
+
+std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprint,
+                            absl::Span<const std::string> cursor) {
+  const std::string separator(1, kSeparator);
+  std::string plain = absl::StrCat(kind, separator, fingerprint);
+  for (const std::string& part : cursor) absl::StrAppend(&plain, separator, part);
+  return absl::WebSafeBase64Escape(plain);
+}
+
+absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token,
+                                                         absl::string_view kind,
+                                                         absl::string_view fingerprint,
+                                                         size_t cursor_parts,
+                                                         absl::string_view method) {
+  if (token.empty()) return std::vector<std::string>();
+  std::string plain;
+  std::vector<std::string> parts;
+  if (absl::WebSafeBase64Unescape(token, &plain)) {
+    // Parts may be empty but never hold a NUL (ids are validated text), so
+    // a token of another shape has another number of parts.
+    parts = absl::StrSplit(plain, kSeparator);
+  }
+  if (parts.size() != cursor_parts + 2 || parts[0] != kind || parts[1] != fingerprint) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page.page_token: not a token of ", method, " with these filters"));
+  }
+  parts.erase(parts.begin(), parts.begin() + 2);
+  return parts;
+}
+
+}  // namespace coffer::storage
