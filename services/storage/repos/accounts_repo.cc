@@ -1,6 +1,5 @@
 #include "services/storage/repos/accounts_repo.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,7 +9,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,6 +17,7 @@
 
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
 
@@ -31,8 +30,8 @@ constexpr size_t kMaxTagLength = 32;
 constexpr size_t kMaxAssetIds = 100;
 constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxPageSize = 1000;
-// Prefix of every page token, so a token of another call is recognized.
-constexpr absl::string_view kPageTokenVersion = "accounts-v1";
+// Kind of ListAccounts' page tokens (paging.h).
+constexpr absl::string_view kPageTokenKind = "accounts-v1";
 
 v1::ChainKind ChainKindOf(absl::string_view chain_id) {
   if (absl::StartsWith(chain_id, "eip155:")) return v1::CHAIN_KIND_EVM;
@@ -233,26 +232,6 @@ absl::Status Upsert(db::WriteContext& tx, const ValidAccount& account, int64_t n
   return absl::OkStatus();
 }
 
-std::string EncodePageToken(const ListFilters& filters, absl::string_view last_id) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(kPageTokenVersion, "\n", filters.Fingerprint(), "\n", last_id));
-}
-
-// The last account_id of the previous page; "" for the first page.
-absl::StatusOr<std::string> DecodePageToken(const ListFilters& filters, absl::string_view token) {
-  if (token.empty()) return std::string();
-  std::string plain;
-  const absl::Status invalid =
-      absl::InvalidArgumentError("page.page_token: not a token of ListAccounts with these filters");
-  if (!absl::WebSafeBase64Unescape(token, &plain)) return invalid;
-  std::vector<std::string> parts = absl::StrSplit(plain, absl::MaxSplits('\n', 2));
-  if (parts.size() != 3 || parts[0] != kPageTokenVersion || parts[1] != filters.Fingerprint() ||
-      parts[2].empty()) {
-    return invalid;
-  }
-  return parts[2];
-}
-
 }  // namespace
 
 absl::Status AddAccounts(db::WriteContext& tx, const v1::AddAccountsRequest& request,
@@ -367,13 +346,13 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
     filters.chain_id = chain_id->ToString();
   }
   ASSIGN_OR_RETURN(filters.tags, NormalizeTags(request.tags(), "tags"));
-  int32_t page_size = request.page().page_size();
-  if (page_size < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("page.page_size: ", page_size, " is negative"));
-  }
-  if (page_size == 0) page_size = kDefaultPageSize;
-  page_size = std::min(page_size, kMaxPageSize);
-  ASSIGN_OR_RETURN(std::string after, DecodePageToken(filters, request.page().page_token()));
+  ASSIGN_OR_RETURN(const int32_t page_size,
+                   PageSize(request.page(), kDefaultPageSize, kMaxPageSize));
+  // The cursor: the last account_id of the previous page; "" for the first.
+  ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                   DecodePageToken(request.page().page_token(), kPageTokenKind,
+                                   filters.Fingerprint(), 1, "ListAccounts"));
+  const std::string after = cursor.empty() ? "" : cursor[0];
 
   // ?1 after, ?2 limit, then the chain and the tags. The text varies only
   // with the number of tags (at most 17 forms), so the statement cache stays
@@ -431,7 +410,8 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
   }
   if (more) {
     response->mutable_page()->set_next_page_token(
-        EncodePageToken(filters, response->accounts(response->accounts_size() - 1).account_id()));
+        EncodePageToken(kPageTokenKind, filters.Fingerprint(),
+                        {response->accounts(response->accounts_size() - 1).account_id()}));
   }
   return absl::OkStatus();
 }
