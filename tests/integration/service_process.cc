@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -158,6 +159,17 @@ absl::StatusOr<int> ServiceProcess::Stop(int signal, absl::Duration timeout) {
   exited_ = true;
   return absl::DeadlineExceededError(
       absl::StrCat(name_, " did not exit within ", absl::FormatDuration(timeout), ":\n", Log()));
+}
+
+int ServiceProcess::Kill() {
+  if (!Running()) return exit_code_;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  exited_ = true;
+  exit_code_ = ExitCodeOf(status);
+  return exit_code_;
 }
 
 std::string ServiceProcess::Log() const { return ReadFile(log_path_); }

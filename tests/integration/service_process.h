@@ -39,6 +39,11 @@ class ServiceProcess {
   // (it is then killed).
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(30));
 
+  // Kills the process with SIGKILL, as a crash would, and waits for it to be
+  // gone (SIGKILL cannot be caught, so the wait is bounded). Answers the exit
+  // code: 128 + SIGKILL, or the code it had already exited with.
+  int Kill();
+
   // Whether the process is still running (reaps it if not).
   bool Running();
 

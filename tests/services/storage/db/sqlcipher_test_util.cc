@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
 
 namespace coffer::storage::db::testing {
 
@@ -88,6 +89,27 @@ std::vector<std::string> QueryStrings(sqlite3* db, const std::string& sql) {
     const unsigned char* text = sqlite3_column_text(statement, 0);
     rows.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
   }
+  sqlite3_finalize(statement);
+  return rows;
+}
+
+std::vector<std::vector<std::string>> QueryRows(sqlite3* db, const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+    return rows;
+  }
+  int rc;
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
+      const unsigned char* text = sqlite3_column_text(statement, i);
+      row.push_back(text != nullptr ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
   sqlite3_finalize(statement);
   return rows;
 }

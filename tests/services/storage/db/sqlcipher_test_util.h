@@ -59,6 +59,10 @@ long long QueryInt(sqlite3* db, const std::string& sql);
 // The first column of every row of `sql`, as text.
 std::vector<std::string> QueryStrings(sqlite3* db, const std::string& sql);
 
+// Every row of `sql`, each column as text ("NULL" for NULL). A statement
+// that fails to prepare or step fails the current test.
+std::vector<std::vector<std::string>> QueryRows(sqlite3* db, const std::string& sql);
+
 // Every schema entry and every row of every table, as text, for comparing
 // a database before and after.
 std::vector<std::string> DumpDatabase(sqlite3* db);
