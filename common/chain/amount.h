@@ -6,6 +6,7 @@
 //   RETURN_IF_ERROR(ValidateBalance(amount.units(), amount.decimals()));
 //   FormatUnits("1234500", 6);   // "1.2345"
 //   AddAmounts({"15", 1}, {"25", 2});  // {"175", 2}: 1.5 + 0.25 = 1.75
+//   MultiplyAmounts({"15", 1}, {"25", 2}, 2);  // {"37", 2}: 1.5 x 0.25 = 0.375 -> 0.37
 #ifndef COFFER_COMMON_CHAIN_AMOUNT_H_
 #define COFFER_COMMON_CHAIN_AMOUNT_H_
 
@@ -73,6 +74,32 @@ struct DecimalAmount {
 // trimmed), as portfolio totals need. Validation as FormatUnits.
 [[nodiscard]] absl::StatusOr<DecimalAmount> AddAmounts(const DecimalAmount& a,
                                                        const DecimalAmount& b);
+
+// a x b exactly, then rounded toward zero to at most `max_decimals`
+// decimals, as values in a quote currency need (balance x price). The result
+// has min(a.decimals + b.decimals, max_decimals) decimals, so a product of
+// amounts with one scale always has one scale; nothing is trimmed. Validation
+// as FormatUnits, and max_decimals at most kMaxDecimals. OUT_OF_RANGE when
+// the result would have more than kMaxArithmeticDigits digits; callers that
+// answer a proto Amount check kMaxDerivedDigits themselves.
+[[nodiscard]] absl::StatusOr<DecimalAmount> MultiplyAmounts(const DecimalAmount& a,
+                                                            const DecimalAmount& b,
+                                                            uint32_t max_decimals);
+
+// Exact comparison of two amounts of any scales: negative, zero or positive
+// as a < b, a == b, a > b. {"10", 1} == {"1", 0}. Both must be valid (pass
+// ValidateUnits(units, kMaxArithmeticDigits) and ValidateDecimals), as
+// amounts read back from storage or produced by the functions above are.
+[[nodiscard]] int CompareAmounts(const DecimalAmount& a, const DecimalAmount& b);
+
+// numerator / denominator as a double, for display only (a portfolio share):
+// from the first 15 significant digits of each, so within about 1e-14 of the
+// exact ratio whatever the lengths and decimals; infinity only for ratios
+// past a double's range. 0 for a zero numerator or denominator; a numerator
+// at most the denominator gives at most 1, equal ones exactly 1. Validation
+// as FormatUnits.
+[[nodiscard]] absl::StatusOr<double> AmountRatio(const DecimalAmount& numerator,
+                                                 const DecimalAmount& denominator);
 
 }  // namespace coffer::chain
 

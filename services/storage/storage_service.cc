@@ -4,11 +4,16 @@
 #include <string>
 #include <utility>
 
+#include "services/storage/prune_runner.h"
 #include "services/storage/repos/accounts_repo.h"
 #include "services/storage/repos/history_repo.h"
 #include "services/storage/repos/leases_repo.h"
+#include "services/storage/repos/portfolio_repo.h"
 #include "services/storage/repos/prices_repo.h"
+#include "services/storage/repos/runs_repo.h"
+#include "services/storage/repos/snapshot_reads_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
+#include "services/storage/repos/tasks_repo.h"
 
 namespace coffer::storage {
 
@@ -36,29 +41,39 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
   COFFER_STORAGE_READ(ListAccounts);
 
   COFFER_STORAGE_WRITE(WriteSnapshot);
+  COFFER_STORAGE_READ(ListSnapshots);
+  COFFER_STORAGE_READ(GetSnapshot);
   COFFER_STORAGE_READ(GetLatestBalances);
   COFFER_STORAGE_READ(GetBalanceHistory);
+  COFFER_STORAGE_READ(GetPortfolio);
 
   COFFER_STORAGE_WRITE(WritePrices);
   COFFER_STORAGE_READ(GetLatestPrices);
+  COFFER_STORAGE_READ(GetPriceHistory);
+
+  COFFER_STORAGE_WRITE(CreateTaskDefinition);
+  COFFER_STORAGE_READ(GetTaskDefinition);
+  COFFER_STORAGE_READ(ListTaskDefinitions);
+  COFFER_STORAGE_WRITE(UpdateTaskDefinition);
+  COFFER_STORAGE_WRITE(DeleteTaskDefinition);
+
+  COFFER_STORAGE_WRITE(StartRun);
+  COFFER_STORAGE_WRITE(FinishRun);
+  COFFER_STORAGE_READ(GetRunRecord);
+  COFFER_STORAGE_READ(ListRunRecords);
+  COFFER_STORAGE_WRITE(AbandonRuns);
 
   COFFER_STORAGE_WRITE(AcquireLease);
   COFFER_STORAGE_WRITE(RenewLease);
   COFFER_STORAGE_WRITE(ReleaseLease);
   COFFER_STORAGE_READ(GetLease);
 
-  server.AddServerStreaming(internal::StorageMethodName("Backup"), &async_api_,
-                            &AsyncApi::RequestBackup,
-                            [this](CallContext& context, const v1::BackupRequest& request,
-                                   grpc_util::ServerWriter<v1::BackupResponse> writer) {
-                              HandleBackup(context, request, std::move(writer));
-                            });
-  server.AddUnary(
-      internal::StorageMethodName("Rekey"), &async_api_, &AsyncApi::RequestRekey,
-      [this](CallContext& context, const v1::RekeyRequest& request, v1::RekeyResponse* reply,
-             Done done) { HandleRekey(context, request, reply, std::move(done)); });
+  // Maintenance: Backup and Rekey on the maintenance thread, Prune as a
+  // chain of small writes (prune_runner.h).
+  COFFER_GRPC_SERVER_STREAMING(server, async_api_, v1::Storage, Backup, this);
+  COFFER_GRPC_UNARY(server, async_api_, v1::Storage, Rekey, this);
+  COFFER_GRPC_UNARY(server, async_api_, v1::Storage, Prune, this);
 }
-
 #undef COFFER_STORAGE_WRITE
 #undef COFFER_STORAGE_READ
 
@@ -86,6 +101,14 @@ void StorageService::HandleBackup(CallContext& context, const v1::BackupRequest&
         return !context.IsCancelled() && shared_writer->Write(message);
       },
       [shared_writer](absl::Status status) { shared_writer->Finish(std::move(status)); });
+}
+
+void StorageService::HandlePrune(CallContext& /*context*/, const v1::PruneRequest& request,
+                                 v1::PruneResponse* reply, Done done) {
+  std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  RunPrune(std::move(pool), request, reply,
+           [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
 }
 
 void StorageService::HandleRekey(CallContext& /*context*/, const v1::RekeyRequest& request,

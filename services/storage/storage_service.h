@@ -30,21 +30,8 @@ namespace coffer::storage {
 
 class StorageService {
  public:
-  // Nested from the outside in; each layer turns one method asynchronous.
-  // Methods not listed yet stay on the generated base, which answers
-  // UNIMPLEMENTED.
-  using AsyncApi = v1::Storage::WithAsyncMethod_AddAccounts<
-      v1::Storage::WithAsyncMethod_RemoveAccounts<v1::Storage::WithAsyncMethod_ListAccounts<
-          v1::Storage::WithAsyncMethod_WriteSnapshot<v1::Storage::WithAsyncMethod_GetLatestBalances<
-              v1::Storage::WithAsyncMethod_GetBalanceHistory<
-                  v1::Storage::WithAsyncMethod_WritePrices<
-                      v1::Storage::WithAsyncMethod_GetLatestPrices<
-                          v1::Storage::WithAsyncMethod_Backup<v1::Storage::WithAsyncMethod_Rekey<
-                              v1::Storage::WithAsyncMethod_AcquireLease<
-                                  v1::Storage::WithAsyncMethod_RenewLease<
-                                      v1::Storage::WithAsyncMethod_ReleaseLease<
-                                          v1::Storage::WithAsyncMethod_GetLease<
-                                              v1::Storage::Service>>>>>>>>>>>>>>;
+  // Every method is served asynchronously.
+  using AsyncApi = v1::Storage::AsyncService;
 
   // Before server.Start().
   void Register(grpc_util::AsyncServer& server);
@@ -60,6 +47,8 @@ class StorageService {
                     grpc_util::ServerWriter<v1::BackupResponse> writer);
   void HandleRekey(grpc_util::CallContext& context, const v1::RekeyRequest& request,
                    v1::RekeyResponse* reply, grpc_util::Done done);
+  void HandlePrune(grpc_util::CallContext& context, const v1::PruneRequest& request,
+                   v1::PruneResponse* reply, grpc_util::Done done);
 
  private:
   template <typename Base, typename Request, typename Reply>

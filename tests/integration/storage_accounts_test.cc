@@ -1,6 +1,5 @@
 // Accounts and snapshots through coffer-storage's gRPC API: accounts added (normalized,
-// idempotent), listed, rejected by name, removed; stored encrypted; the methods that have not
-// landed yet answer UNIMPLEMENTED rather than hang.
+// idempotent), listed, rejected by name, removed; stored encrypted.
 #include <signal.h>
 
 #include <fstream>
@@ -129,13 +128,6 @@ TEST_F(StorageAccountsTest, AccountsThenSnapshotsThenLatestBalances) {
   ASSERT_TRUE(latest_prices.ok()) << latest_prices.status();
   ASSERT_EQ(latest_prices->prices_size(), 1);
   EXPECT_EQ(latest_prices->prices(0).price().price().units(), "312345");
-
-  // Not landed yet: answered, not left hanging.
-  grpc_util::CallOptions options;
-  options.timeout = absl::Seconds(5);
-  auto portfolio = client->CallBlocking(&Storage::Stub::PrepareAsyncGetPortfolio,
-                                        v1::GetPortfolioRequest(), options);
-  EXPECT_EQ(portfolio.status().code(), absl::StatusCode::kUnimplemented) << portfolio.status();
 
   // After a clean stop, the file holds neither the address nor the label.
   StopAndExpectCleanExit(storage, SIGTERM);

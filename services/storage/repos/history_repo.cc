@@ -20,6 +20,7 @@
 #include "common/status/status_macros.h"
 #include "services/storage/repos/digest.h"
 #include "services/storage/repos/proto_time.h"
+#include "services/storage/repos/valuation.h"
 
 namespace coffer::storage {
 namespace {
@@ -180,12 +181,28 @@ void FinishSum(SumPoint& sum, v1::GetBalanceHistoryResponse* response) {
   *response->add_points() = std::move(sum.point);
 }
 
+// Values each point with an amount at the latest price stored at or before
+// its taken_at: what the holding was worth when it was read, not today.
+// Points between two price changes share one lookup.
+absl::Status ValuePoints(db::ReadContext& tx, const std::string& quote_currency,
+                         google::protobuf::RepeatedPtrField<v1::BalancePoint>* points) {
+  PriceBook book(tx, quote_currency);
+  for (v1::BalancePoint& point : *points) {
+    if (!point.has_amount()) continue;
+    ASSIGN_OR_RETURN(const int64_t taken_at, ToNanos(point.taken_at(), "points.taken_at"));
+    ASSIGN_OR_RETURN(const v1::Price* price, book.AtOrBefore(point.asset_id(), taken_at));
+    if (price == nullptr) continue;
+    ASSIGN_OR_RETURN(std::optional<v1::Amount> value, ValueAt(point.amount(), *price));
+    if (value.has_value()) *point.mutable_value() = *std::move(value);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryRequest& request,
                                v1::GetBalanceHistoryResponse* response) {
   ASSIGN_OR_RETURN(const HistoryFilters filters, ParseFilters(request));
-  // TODO: value points in request.quote_currency at the price at or before taken_at.
   int32_t page_size = request.page().page_size();
   if (page_size < 0) return absl::InvalidArgumentError("page.page_size: negative");
   if (page_size == 0) page_size = kDefaultHistoryPageSize;
@@ -276,6 +293,9 @@ absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryR
   }
   select->Reset();
   if (sum.has_value()) FinishSum(*sum, response);
+  if (!filters.quote_currency.empty()) {
+    RETURN_IF_ERROR(ValuePoints(tx, filters.quote_currency, response->mutable_points()));
+  }
   if (more) response->mutable_page()->set_next_page_token(EncodeToken(fingerprint, last));
   return absl::OkStatus();
 }

@@ -41,7 +41,12 @@ inline constexpr int32_t kMaxHistoryPageSize = 10000;
 //   out of range, sum_accounts with account_id or without asset_id, a
 //   malformed quote_currency, a negative page size, a page token not given
 //   for the same request fields.
-// * Valuation in quote_currency is not done yet (value stays unset).
+// * quote_currency: each point with an amount (a sum_accounts total
+//   included) gets value = amount x the latest price of its asset in that
+//   currency stored at or before the point's taken_at (what the holding was
+//   worth when read), rounded toward zero to 18 decimals; no such price, no
+//   value. One price lookup per asset and price period in the page, not per
+//   point.
 [[nodiscard]] absl::Status GetBalanceHistory(db::ReadContext& tx,
                                              const v1::GetBalanceHistoryRequest& request,
                                              v1::GetBalanceHistoryResponse* response);

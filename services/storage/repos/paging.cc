@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -10,6 +11,19 @@ namespace coffer::storage {
 namespace {
 
 constexpr char kSeparator = '\0';
+
+// A check on the token's own text, so a token cut short or edited by hand
+// is refused instead of decoding to some other valid position. Not a
+// secret: tokens are opaque for convenience, not for security. FNV-1a, 64
+// bits, as 16 hex digits.
+std::string Check(absl::string_view plain) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : plain) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+}
 
 }  // namespace
 
@@ -28,6 +42,7 @@ std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprin
   const std::string separator(1, kSeparator);
   std::string plain = absl::StrCat(kind, separator, fingerprint);
   for (const std::string& part : cursor) absl::StrAppend(&plain, separator, part);
+  absl::StrAppend(&plain, separator, Check(plain));
   return absl::WebSafeBase64Escape(plain);
 }
 
@@ -42,7 +57,10 @@ absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token
   if (absl::WebSafeBase64Unescape(token, &plain)) {
     // Parts may be empty but never hold a NUL (ids are validated text), so
     // a token of another shape has another number of parts.
-    parts = absl::StrSplit(plain, kSeparator);
+    const size_t last = plain.rfind(kSeparator);
+    if (last != std::string::npos && plain.substr(last + 1) == Check(plain.substr(0, last))) {
+      parts = absl::StrSplit(plain.substr(0, last), kSeparator);
+    }
   }
   if (parts.size() != cursor_parts + 2 || parts[0] != kind || parts[1] != fingerprint) {
     return absl::InvalidArgumentError(

@@ -1,6 +1,8 @@
 #include "services/storage/repos/prices_repo.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -16,11 +19,14 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/storage/repos/fence.h"
+#include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
 
 namespace coffer::storage {
 namespace {
+
+constexpr absl::string_view kPriceHistoryTokenKind = "prices-v1";
 
 // Lowercase [a-z0-9]{1,kMaxQuoteCurrencyLength}; the message names `field`.
 absl::Status ValidateQuoteCurrency(absl::string_view quote, absl::string_view field) {
@@ -215,6 +221,89 @@ absl::Status GetLatestPrices(db::ReadContext& tx, const v1::GetLatestPricesReque
     ASSIGN_OR_RETURN(asset_id, NextAsset(tx, asset_id));
     if (!asset_id.has_value()) break;
     RETURN_IF_ERROR(AddLatestOfAsset(tx, *asset_id, quote, now_nanos, response));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GetPriceHistory(db::ReadContext& tx, const v1::GetPriceHistoryRequest& request,
+                             v1::GetPriceHistoryResponse* response) {
+  if (request.asset_id().empty()) return absl::InvalidArgumentError("asset_id: required");
+  absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(request.asset_id());
+  if (!asset.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("asset_id: ", asset.status().message()));
+  }
+  const std::string asset_id = asset->ToString();
+  const std::string& quote = request.quote_currency();
+  RETURN_IF_ERROR(ValidateQuoteCurrency(quote, "quote_currency"));
+  int64_t start = std::numeric_limits<int64_t>::min();
+  int64_t end = std::numeric_limits<int64_t>::max();
+  std::string start_text = "-";
+  std::string end_text = "-";
+  if (request.has_start_time()) {
+    ASSIGN_OR_RETURN(start, ToNanos(request.start_time(), "start_time"));
+    start_text = absl::StrCat(start);
+  }
+  if (request.has_end_time()) {
+    ASSIGN_OR_RETURN(end, ToNanos(request.end_time(), "end_time"));
+    end_text = absl::StrCat(end);
+  }
+  ASSIGN_OR_RETURN(const int32_t page_size, PageSize(request.page(), kDefaultPriceHistoryPageSize,
+                                                     kMaxPriceHistoryPageSize));
+  const std::string fingerprint =
+      absl::StrCat(asset_id, "|", quote, "|", start_text, "|", end_text);
+  ASSIGN_OR_RETURN(const std::vector<std::string> cursor,
+                   DecodePageToken(request.page().page_token(), kPriceHistoryTokenKind, fingerprint,
+                                   1, "GetPriceHistory"));
+  if (!cursor.empty()) {
+    // price_time is unique per (asset, currency): the next page starts just
+    // after the last one's.
+    int64_t last = 0;
+    if (!absl::SimpleAtoi(cursor[0], &last) || absl::StrCat(last) != cursor[0] ||
+        last == std::numeric_limits<int64_t>::max()) {
+      return absl::InvalidArgumentError(
+          "page.page_token: not a token of GetPriceHistory with these filters");
+    }
+    start = std::max(start, last + 1);
+  }
+
+  response->Clear();
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT price_time, units, decimals, source FROM prices "
+                              "WHERE asset_id = ?1 AND quote_currency = ?2 AND price_time >= ?3 "
+                              "AND price_time < ?4 ORDER BY price_time LIMIT ?5"));
+  RETURN_IF_ERROR(select->Bind(1, asset_id));
+  RETURN_IF_ERROR(select->Bind(2, quote));
+  RETURN_IF_ERROR(select->Bind(3, start));
+  RETURN_IF_ERROR(select->Bind(4, end));
+  RETURN_IF_ERROR(select->Bind(5, int64_t{page_size} + 1));
+  bool more = false;
+  int64_t last_time = 0;
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> row = select->Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) break;
+    if (response->prices_size() == page_size) {
+      more = true;
+      break;
+    }
+    last_time = select->ColumnInt64(0);
+    v1::Price* price = response->add_prices();
+    price->set_asset_id(asset_id);
+    price->set_quote_currency(quote);
+    price->mutable_price()->set_units(std::string(select->ColumnText(1)));
+    price->mutable_price()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(2)));
+    *price->mutable_price_time() = ToTimestamp(last_time);
+    price->set_source(std::string(select->ColumnText(3)));
+  }
+  select->Reset();
+  RETURN_IF_ERROR(status);
+  if (more) {
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(kPriceHistoryTokenKind, fingerprint, {absl::StrCat(last_time)}));
   }
   return absl::OkStatus();
 }

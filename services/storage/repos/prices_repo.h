@@ -1,4 +1,5 @@
-// Prices in the database (Storage.WritePrices, GetLatestPrices), as
+// Prices in the database (Storage.WritePrices, GetLatestPrices,
+// GetPriceHistory), as
 // protos/coffer/v1/storage.proto documents them. Each function is the work of
 // one db::ConnectionPool Write or Read and runs on the pool's thread:
 //
@@ -14,6 +15,7 @@
 #define COFFER_SERVICES_STORAGE_REPOS_PRICES_REPO_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -29,6 +31,9 @@ inline constexpr size_t kMaxWritePrices = 10000;
 inline constexpr size_t kMaxLatestPriceIds = 1000;
 // Longest quote currency code: [a-z0-9]{1,16}.
 inline constexpr size_t kMaxQuoteCurrencyLength = 16;
+// GetPriceHistory pages: default and most prices per page.
+inline constexpr int32_t kDefaultPriceHistoryPageSize = 100;
+inline constexpr int32_t kMaxPriceHistoryPageSize = 10000;
 
 // Stores prices in the caller's transaction; `now` is storage's clock
 // (written_at, lease expiry).
@@ -61,6 +66,17 @@ inline constexpr size_t kMaxQuoteCurrencyLength = 16;
 [[nodiscard]] absl::Status GetLatestPrices(db::ReadContext& tx,
                                            const v1::GetLatestPricesRequest& request,
                                            v1::GetLatestPricesResponse* response, absl::Time now);
+
+// One page of the prices of asset_id in quote_currency whose price_time lies
+// in [start_time, end_time) (an unset bound is open), oldest first, read
+// along the prices key. asset_id (CAIP-19, normalized before the lookup) and
+// quote_currency (lowercase [a-z0-9]{1,16}) are required and validated as
+// WritePrices validates them: INVALID_ARGUMENT naming the field, as for an
+// out-of-range time, a negative page size or a page token not given for the
+// same asset, currency and range.
+[[nodiscard]] absl::Status GetPriceHistory(db::ReadContext& tx,
+                                           const v1::GetPriceHistoryRequest& request,
+                                           v1::GetPriceHistoryResponse* response);
 
 }  // namespace coffer::storage
 

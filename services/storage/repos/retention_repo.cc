@@ -1,13 +1,13 @@
 #include "services/storage/repos/retention_repo.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 
 #include "common/status/status_macros.h"
 #include "services/storage/repos/fence.h"
@@ -33,30 +33,47 @@ namespace {
   "WHERE latest.asset_id = prices.asset_id AND latest.quote_currency = "              \
   "prices.quote_currency ORDER BY latest.price_time DESC LIMIT 1)"
 
+// dry_run: what a whole prune would do, counted over the whole range at once
+// (reading is cheap next to deleting, and a count is no write to spread).
 constexpr char kCountKeptItems[] =
     "SELECT COUNT(*) FROM snapshot_items WHERE snapshot_id IN " COFFER_PRUNED_SNAPSHOT_IDS
     " AND " COFFER_ITEM_REFERENCED;
 constexpr char kCountPrunedItems[] =
     "SELECT COUNT(*) FROM snapshot_items WHERE snapshot_id IN " COFFER_PRUNED_SNAPSHOT_IDS
     " AND NOT " COFFER_ITEM_REFERENCED;
-constexpr char kDeletePrunedItems[] =
-    "DELETE FROM snapshot_items WHERE snapshot_id IN " COFFER_PRUNED_SNAPSHOT_IDS
-    " AND NOT " COFFER_ITEM_REFERENCED;
-// Before any item is deleted: the pruned snapshots none of whose items are
-// kept.
+// The pruned snapshots none of whose items are kept.
 constexpr char kCountPrunedSnapshots[] =
     "SELECT COUNT(*) FROM snapshots WHERE " COFFER_PRUNED_SNAPSHOT
     " AND NOT EXISTS (SELECT 1 FROM snapshot_items WHERE snapshot_items.snapshot_id = "
     "snapshots.snapshot_id AND " COFFER_ITEM_REFERENCED ")";
-// After the items are deleted: the pruned snapshots left without items.
+constexpr char kCountPrunedPrices[] = "SELECT COUNT(*) FROM prices WHERE " COFFER_PRUNED_PRICE;
+
+// Chunks. The next ?5 pruned snapshots after the cursor (?3, ?4), oldest
+// first, from the taken_at index.
+constexpr char kNextPrunedSnapshots[] =
+    "SELECT taken_at, snapshot_id FROM snapshots WHERE " COFFER_PRUNED_SNAPSHOT
+    " AND taken_at >= ?3 AND (taken_at > ?3 OR snapshot_id > ?4) "
+    "ORDER BY taken_at, snapshot_id LIMIT ?5";
+// At most ?2 of snapshot ?1's items that nothing references. SQLite's
+// DELETE … LIMIT is a compile-time option Debian's build lacks, hence the
+// subquery.
+constexpr char kDeleteUnreferencedItems[] =
+    "DELETE FROM snapshot_items WHERE item_id IN (SELECT item_id FROM snapshot_items "
+    "WHERE snapshot_id = ?1 AND NOT " COFFER_ITEM_REFERENCED " LIMIT ?2)";
+constexpr char kCountItemsOf[] = "SELECT COUNT(*) FROM snapshot_items WHERE snapshot_id = ?1";
 // Asking for no item at all (rather than no kept item) means the cascade on
 // snapshot_items can never take an item with it.
-constexpr char kDeletePrunedSnapshots[] =
-    "DELETE FROM snapshots WHERE " COFFER_PRUNED_SNAPSHOT
-    " AND NOT EXISTS (SELECT 1 FROM snapshot_items WHERE snapshot_items.snapshot_id = "
-    "snapshots.snapshot_id)";
-constexpr char kCountPrunedPrices[] = "SELECT COUNT(*) FROM prices WHERE " COFFER_PRUNED_PRICE;
-constexpr char kDeletePrunedPrices[] = "DELETE FROM prices WHERE " COFFER_PRUNED_PRICE;
+constexpr char kDeleteEmptySnapshot[] =
+    "DELETE FROM snapshots WHERE snapshot_id = ?1 AND NOT EXISTS (SELECT 1 FROM snapshot_items "
+    "WHERE snapshot_items.snapshot_id = snapshots.snapshot_id)";
+// The next ?5 pruned prices after the cursor (?2, ?3, ?4) in key order. The
+// range on asset_id lets the key serve the scan.
+constexpr char kNextPrunedPrices[] =
+    "SELECT asset_id, quote_currency, price_time FROM prices WHERE asset_id >= ?2 AND "
+    "(asset_id > ?2 OR quote_currency > ?3 OR (quote_currency = ?3 AND price_time > ?4)) "
+    "AND " COFFER_PRUNED_PRICE " ORDER BY asset_id, quote_currency, price_time LIMIT ?5";
+constexpr char kDeletePrice[] =
+    "DELETE FROM prices WHERE asset_id = ?1 AND quote_currency = ?2 AND price_time = ?3";
 
 #undef COFFER_PRUNED_SNAPSHOT
 #undef COFFER_PRUNED_SNAPSHOT_IDS
@@ -65,11 +82,36 @@ constexpr char kDeletePrunedPrices[] = "DELETE FROM prices WHERE " COFFER_PRUNED
 
 constexpr int64_t kNoSnapshotId = std::numeric_limits<int64_t>::min();
 
-// Snapshots before (taken_at, snapshot_id) are past the limits.
-struct SnapshotBound {
+// A snapshot's place in (taken_at, snapshot_id) order.
+struct SnapshotKey {
   int64_t taken_at = 0;
   int64_t snapshot_id = kNoSnapshotId;
 };
+
+struct PriceKey {
+  std::string asset_id;
+  std::string quote_currency;
+  int64_t price_time = 0;
+};
+
+// The policy's ages in nanoseconds (0: no limit).
+struct MaxAges {
+  int64_t snapshot = 0;
+  int64_t price = 0;
+};
+
+absl::StatusOr<MaxAges> ValidatePolicy(const v1::RetentionPolicy& policy) {
+  MaxAges ages;
+  ASSIGN_OR_RETURN(ages.snapshot,
+                   DurationNanos(policy.snapshot_max_age(), "retention.snapshot_max_age"));
+  ASSIGN_OR_RETURN(ages.price, DurationNanos(policy.price_max_age(), "retention.price_max_age"));
+  if (ages.snapshot == 0 && policy.snapshot_keep_last() == 0 && ages.price == 0) {
+    return absl::InvalidArgumentError(
+        "retention: at least one of snapshot_max_age, snapshot_keep_last and price_max_age "
+        "required");
+  }
+  return ages;
+}
 
 // `now_nanos` minus `age_nanos`, saturated at the earliest representable time.
 int64_t Before(int64_t now_nanos, int64_t age_nanos) {
@@ -82,28 +124,27 @@ int64_t Before(int64_t now_nanos, int64_t age_nanos) {
 
 // The (taken_at, snapshot_id) of the keep_last-th newest snapshot, or nullopt
 // when there are no more than keep_last.
-absl::StatusOr<std::optional<SnapshotBound>> KeepLastBound(db::WriteContext& tx,
-                                                           uint32_t keep_last) {
+absl::StatusOr<std::optional<SnapshotKey>> KeepLastBound(db::WriteContext& tx, uint32_t keep_last) {
   ASSIGN_OR_RETURN(db::CachedStatement select,
                    tx.Prepare("SELECT taken_at, snapshot_id FROM snapshots "
                               "ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1 OFFSET ?1"));
   RETURN_IF_ERROR(select->Bind(1, static_cast<int64_t>(keep_last) - 1));
   ASSIGN_OR_RETURN(bool row, select->Step());
   if (!row) return std::nullopt;
-  return SnapshotBound{select->ColumnInt64(0), select->ColumnInt64(1)};
+  return SnapshotKey{select->ColumnInt64(0), select->ColumnInt64(1)};
 }
 
 // The bound that prunes every snapshot past either limit, or nullopt when
 // none can be: the later of the two bounds, since each prunes everything
 // before it.
-absl::StatusOr<std::optional<SnapshotBound>> PrunedSnapshotBound(db::WriteContext& tx,
-                                                                 const v1::RetentionPolicy& policy,
-                                                                 int64_t max_age_nanos,
-                                                                 int64_t now_nanos) {
-  std::optional<SnapshotBound> bound;
-  if (max_age_nanos > 0) bound = SnapshotBound{Before(now_nanos, max_age_nanos), kNoSnapshotId};
+absl::StatusOr<std::optional<SnapshotKey>> PrunedSnapshotBound(db::WriteContext& tx,
+                                                               const v1::RetentionPolicy& policy,
+                                                               int64_t max_age_nanos,
+                                                               int64_t now_nanos) {
+  std::optional<SnapshotKey> bound;
+  if (max_age_nanos > 0) bound = SnapshotKey{Before(now_nanos, max_age_nanos), kNoSnapshotId};
   if (policy.snapshot_keep_last() > 0) {
-    ASSIGN_OR_RETURN(std::optional<SnapshotBound> keep_last,
+    ASSIGN_OR_RETURN(std::optional<SnapshotKey> keep_last,
                      KeepLastBound(tx, policy.snapshot_keep_last()));
     // By age everything before taken_at goes; by count, at an equal taken_at,
     // also the older ids: the count bound is later only when not earlier.
@@ -112,6 +153,25 @@ absl::StatusOr<std::optional<SnapshotBound>> PrunedSnapshotBound(db::WriteContex
     }
   }
   return bound;
+}
+
+// Fixes the cutoffs of a prune at `now`; a limit the policy does not set is
+// done from the start.
+absl::Status StartProgress(db::WriteContext& tx, const v1::RetentionPolicy& policy,
+                           const MaxAges& ages, absl::Time now, PruneProgress& progress) {
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  ASSIGN_OR_RETURN(std::optional<SnapshotKey> bound,
+                   PrunedSnapshotBound(tx, policy, ages.snapshot, now_nanos));
+  progress = PruneProgress();
+  progress.started = true;
+  progress.snapshots_done = !bound.has_value();
+  if (bound.has_value()) {
+    progress.snapshot_bound_taken_at = bound->taken_at;
+    progress.snapshot_bound_id = bound->snapshot_id;
+  }
+  progress.prices_done = ages.price == 0;
+  if (ages.price > 0) progress.price_cutoff = Before(now_nanos, ages.price);
+  return absl::OkStatus();
 }
 
 // Runs a one-row COUNT(*) query binding `first` (and `second` when given).
@@ -136,69 +196,149 @@ absl::StatusOr<uint64_t> DeleteRows(db::WriteContext& tx, const char* sql, int64
   return static_cast<uint64_t>(tx.connection().Changes());
 }
 
-absl::Status PruneSnapshots(db::WriteContext& tx, const SnapshotBound& bound, bool dry_run,
-                            v1::PruneResponse* response) {
-  ASSIGN_OR_RETURN(uint64_t kept,
-                   CountRows(tx, kCountKeptItems, bound.taken_at, bound.snapshot_id));
-  response->set_items_kept(kept);
-  if (dry_run) {
-    ASSIGN_OR_RETURN(uint64_t items,
-                     CountRows(tx, kCountPrunedItems, bound.taken_at, bound.snapshot_id));
-    ASSIGN_OR_RETURN(uint64_t snapshots,
-                     CountRows(tx, kCountPrunedSnapshots, bound.taken_at, bound.snapshot_id));
-    response->set_items_deleted(items);
-    response->set_snapshots_deleted(snapshots);
-    return absl::OkStatus();
+absl::Status CountWholePrune(db::WriteContext& tx, const PruneProgress& progress,
+                             v1::PruneResponse* response) {
+  if (!progress.snapshots_done) {
+    const int64_t taken_at = progress.snapshot_bound_taken_at;
+    const int64_t id = progress.snapshot_bound_id;
+    ASSIGN_OR_RETURN(uint64_t kept, CountRows(tx, kCountKeptItems, taken_at, id));
+    ASSIGN_OR_RETURN(uint64_t items, CountRows(tx, kCountPrunedItems, taken_at, id));
+    ASSIGN_OR_RETURN(uint64_t snapshots, CountRows(tx, kCountPrunedSnapshots, taken_at, id));
+    response->set_items_kept(response->items_kept() + kept);
+    response->set_items_deleted(response->items_deleted() + items);
+    response->set_snapshots_deleted(response->snapshots_deleted() + snapshots);
   }
-  // Items first: a snapshot goes only once none of its items is left.
-  ASSIGN_OR_RETURN(uint64_t items,
-                   DeleteRows(tx, kDeletePrunedItems, bound.taken_at, bound.snapshot_id));
-  ASSIGN_OR_RETURN(uint64_t snapshots,
-                   DeleteRows(tx, kDeletePrunedSnapshots, bound.taken_at, bound.snapshot_id));
-  response->set_items_deleted(items);
-  response->set_snapshots_deleted(snapshots);
+  if (!progress.prices_done) {
+    ASSIGN_OR_RETURN(uint64_t prices,
+                     CountRows(tx, kCountPrunedPrices, progress.price_cutoff, std::nullopt));
+    response->set_prices_deleted(response->prices_deleted() + prices);
+  }
   return absl::OkStatus();
 }
 
-absl::Status PrunePrices(db::WriteContext& tx, int64_t cutoff, bool dry_run,
-                         v1::PruneResponse* response) {
-  ASSIGN_OR_RETURN(uint64_t prices,
-                   dry_run ? CountRows(tx, kCountPrunedPrices, cutoff, std::nullopt)
-                           : DeleteRows(tx, kDeletePrunedPrices, cutoff, std::nullopt));
-  response->set_prices_deleted(prices);
+// Up to `limit` pruned snapshots after the cursor, collected before any is
+// touched so no statement steps over rows being deleted.
+absl::StatusOr<std::vector<SnapshotKey>> NextPrunedSnapshots(db::WriteContext& tx,
+                                                             const PruneProgress& progress,
+                                                             int64_t limit) {
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(kNextPrunedSnapshots));
+  RETURN_IF_ERROR(select->Bind(1, progress.snapshot_bound_taken_at));
+  RETURN_IF_ERROR(select->Bind(2, progress.snapshot_bound_id));
+  RETURN_IF_ERROR(select->Bind(3, progress.snapshot_cursor_taken_at));
+  RETURN_IF_ERROR(select->Bind(4, progress.snapshot_cursor_id));
+  RETURN_IF_ERROR(select->Bind(5, limit));
+  std::vector<SnapshotKey> snapshots;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    snapshots.push_back({select->ColumnInt64(0), select->ColumnInt64(1)});
+  }
+  return snapshots;
+}
+
+// Spends `budget` on the pruned snapshots after the cursor, oldest first. A
+// snapshot is finished (kept items counted, cursor moved past it) only once
+// its deletable items are all gone, so a snapshot larger than the budget
+// spans chunks and its kept items are counted once.
+absl::Status PruneSnapshotsChunk(db::WriteContext& tx, PruneProgress& progress, int64_t& budget,
+                                 v1::PruneResponse* response) {
+  ASSIGN_OR_RETURN(std::vector<SnapshotKey> snapshots, NextPrunedSnapshots(tx, progress, budget));
+  for (const SnapshotKey& snapshot : snapshots) {
+    ASSIGN_OR_RETURN(uint64_t items,
+                     DeleteRows(tx, kDeleteUnreferencedItems, snapshot.snapshot_id, budget));
+    response->set_items_deleted(response->items_deleted() + items);
+    budget -= static_cast<int64_t>(items);
+    // It may have more: the next chunk starts again with it.
+    if (budget <= 0) return absl::OkStatus();
+    ASSIGN_OR_RETURN(uint64_t kept,
+                     CountRows(tx, kCountItemsOf, snapshot.snapshot_id, std::nullopt));
+    response->set_items_kept(response->items_kept() + kept);
+    if (kept == 0) {
+      ASSIGN_OR_RETURN(uint64_t deleted,
+                       DeleteRows(tx, kDeleteEmptySnapshot, snapshot.snapshot_id, std::nullopt));
+      response->set_snapshots_deleted(response->snapshots_deleted() + deleted);
+    }
+    --budget;
+    progress.snapshot_cursor_taken_at = snapshot.taken_at;
+    progress.snapshot_cursor_id = snapshot.snapshot_id;
+  }
+  // Each snapshot costs at least one: budget left means fewer came than
+  // asked for, so none remain.
+  if (budget > 0) progress.snapshots_done = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PriceKey>> NextPrunedPrices(db::WriteContext& tx,
+                                                       const PruneProgress& progress,
+                                                       int64_t limit) {
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(kNextPrunedPrices));
+  RETURN_IF_ERROR(select->Bind(1, progress.price_cutoff));
+  RETURN_IF_ERROR(select->Bind(2, progress.price_cursor_asset_id));
+  RETURN_IF_ERROR(select->Bind(3, progress.price_cursor_quote_currency));
+  RETURN_IF_ERROR(select->Bind(4, progress.price_cursor_time));
+  RETURN_IF_ERROR(select->Bind(5, limit));
+  std::vector<PriceKey> prices;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    prices.push_back({std::string(select->ColumnText(0)), std::string(select->ColumnText(1)),
+                      select->ColumnInt64(2)});
+  }
+  return prices;
+}
+
+absl::Status PrunePricesChunk(db::WriteContext& tx, PruneProgress& progress, int64_t& budget,
+                              v1::PruneResponse* response) {
+  ASSIGN_OR_RETURN(std::vector<PriceKey> prices, NextPrunedPrices(tx, progress, budget));
+  ASSIGN_OR_RETURN(db::CachedStatement remove, tx.Prepare(kDeletePrice));
+  for (const PriceKey& price : prices) {
+    RETURN_IF_ERROR(remove->Bind(1, price.asset_id));
+    RETURN_IF_ERROR(remove->Bind(2, price.quote_currency));
+    RETURN_IF_ERROR(remove->Bind(3, price.price_time));
+    RETURN_IF_ERROR(remove->Run());
+    response->set_prices_deleted(response->prices_deleted() +
+                                 static_cast<uint64_t>(tx.connection().Changes()));
+    remove->Reset();
+  }
+  if (!prices.empty()) {
+    progress.price_cursor_asset_id = prices.back().asset_id;
+    progress.price_cursor_quote_currency = prices.back().quote_currency;
+    progress.price_cursor_time = prices.back().price_time;
+  }
+  const int64_t taken = static_cast<int64_t>(prices.size());
+  if (taken < budget) progress.prices_done = true;
+  budget -= taken;
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status Prune(db::WriteContext& tx, const v1::PruneRequest& request,
-                   v1::PruneResponse* response, absl::Time now) {
-  const auto started = std::chrono::steady_clock::now();
-  const v1::RetentionPolicy& policy = request.retention();
-  ASSIGN_OR_RETURN(int64_t snapshot_max_age,
-                   DurationNanos(policy.snapshot_max_age(), "retention.snapshot_max_age"));
-  ASSIGN_OR_RETURN(int64_t price_max_age,
-                   DurationNanos(policy.price_max_age(), "retention.price_max_age"));
-  if (snapshot_max_age == 0 && policy.snapshot_keep_last() == 0 && price_max_age == 0) {
-    return absl::InvalidArgumentError(
-        "retention: at least one of snapshot_max_age, snapshot_keep_last and price_max_age "
-        "required");
-  }
+absl::Status PruneChunk(db::WriteContext& tx, const v1::PruneRequest& request,
+                        const PruneLimits& limits, PruneProgress& progress,
+                        v1::PruneResponse* response, absl::Time now) {
+  ASSIGN_OR_RETURN(MaxAges ages, ValidatePolicy(request.retention()));
   // An empty fence (set but with every field default) counts as none.
   const v1::Fence& fence = request.fence();
   if (!fence.lease_name().empty() || !fence.holder_id().empty() || fence.epoch() != 0) {
     RETURN_IF_ERROR(CheckFence(tx, fence, now));
   }
-  const int64_t now_nanos = absl::ToUnixNanos(now);
-  ASSIGN_OR_RETURN(std::optional<SnapshotBound> bound,
-                   PrunedSnapshotBound(tx, policy, snapshot_max_age, now_nanos));
-  if (bound.has_value()) RETURN_IF_ERROR(PruneSnapshots(tx, *bound, request.dry_run(), response));
-  if (price_max_age > 0) {
-    RETURN_IF_ERROR(PrunePrices(tx, Before(now_nanos, price_max_age), request.dry_run(), response));
+  if (request.dry_run()) {
+    PruneProgress whole;
+    RETURN_IF_ERROR(StartProgress(tx, request.retention(), ages, now, whole));
+    RETURN_IF_ERROR(CountWholePrune(tx, whole, response));
+    progress = PruneProgress();
+    progress.started = progress.snapshots_done = progress.prices_done = true;
+    return absl::OkStatus();
   }
-  *response->mutable_duration() = ToDuration(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                 std::chrono::steady_clock::now() - started)
-                                                 .count());
+  if (!progress.started) {
+    RETURN_IF_ERROR(StartProgress(tx, request.retention(), ages, now, progress));
+  }
+  int64_t budget = std::max<int64_t>(limits.max_deleted_rows, 1);
+  if (!progress.snapshots_done)
+    RETURN_IF_ERROR(PruneSnapshotsChunk(tx, progress, budget, response));
+  if (!progress.prices_done && budget > 0) {
+    RETURN_IF_ERROR(PrunePricesChunk(tx, progress, budget, response));
+  }
   return absl::OkStatus();
 }
 

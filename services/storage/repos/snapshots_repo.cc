@@ -13,7 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -24,17 +24,18 @@
 #include "common/status/status_macros.h"
 #include "services/storage/repos/digest.h"
 #include "services/storage/repos/fence.h"
+#include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
+#include "services/storage/repos/snapshot_reads_repo.h"
+#include "services/storage/repos/valuation.h"
 
 namespace coffer::storage {
 namespace {
 
 constexpr size_t kMaxIdempotencyKeyLength = 128;
 constexpr size_t kMaxTags = 16;
-constexpr int32_t kDefaultPageSize = 100;
-constexpr int32_t kMaxPageSize = 1000;
-constexpr absl::string_view kPageTokenVersion = "latest-v1";
+constexpr absl::string_view kLatestTokenKind = "latest-v1";
 constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 // Deterministic serialization of `message`.
@@ -133,38 +134,6 @@ absl::StatusOr<ValidItem> ValidateItem(const v1::BalanceItem& item, int index) {
         ValidateAmount(item.unconfirmed_outgoing(), absl::StrCat(field, ".unconfirmed_outgoing")));
   }
   return valid;
-}
-
-// Fills `snapshot` from the snapshots row `snapshot_id` and its blocks.
-absl::Status LoadSnapshot(db::WriteContext& tx, int64_t snapshot_id, v1::Snapshot* snapshot) {
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT idempotency_key, taken_at, written_at, run_id, items, "
-                              "failed_items, skipped_items FROM snapshots WHERE snapshot_id = ?1"));
-  RETURN_IF_ERROR(select->Bind(1, snapshot_id));
-  ASSIGN_OR_RETURN(bool row, select->Step());
-  if (!row) return absl::InternalError("snapshot vanished");
-  snapshot->set_snapshot_id(absl::StrCat(snapshot_id));
-  snapshot->set_idempotency_key(std::string(select->ColumnText(0)));
-  *snapshot->mutable_taken_at() = ToTimestamp(select->ColumnInt64(1));
-  *snapshot->mutable_written_at() = ToTimestamp(select->ColumnInt64(2));
-  snapshot->set_run_id(std::string(select->ColumnText(3)));
-  snapshot->set_items(static_cast<uint32_t>(select->ColumnInt64(4)));
-  snapshot->set_failed_items(static_cast<uint32_t>(select->ColumnInt64(5)));
-  snapshot->set_skipped_items(static_cast<uint32_t>(select->ColumnInt64(6)));
-  ASSIGN_OR_RETURN(db::CachedStatement blocks,
-                   tx.Prepare("SELECT chain_id, number, hash, block_time FROM snapshot_blocks "
-                              "WHERE snapshot_id = ?1 ORDER BY chain_id"));
-  RETURN_IF_ERROR(blocks->Bind(1, snapshot_id));
-  while (true) {
-    ASSIGN_OR_RETURN(bool block_row, blocks->Step());
-    if (!block_row) break;
-    v1::BlockRef* block = snapshot->add_blocks();
-    block->set_chain_id(std::string(blocks->ColumnText(0)));
-    block->set_number(static_cast<uint64_t>(blocks->ColumnInt64(1)));
-    block->set_hash(std::string(blocks->ColumnText(2)));
-    if (!blocks->ColumnIsNull(3)) *block->mutable_time() = ToTimestamp(blocks->ColumnInt64(3));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> IsRegistered(db::WriteContext& tx, const std::string& account_id) {
@@ -370,7 +339,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
       }
       response->Clear();
       response->set_already_written(true);
-      return LoadSnapshot(tx, snapshot_id, response->mutable_snapshot());
+      return LoadSnapshot(tx.connection(), snapshot_id, response->mutable_snapshot());
     }
   }
 
@@ -439,7 +408,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
 
   response->Clear();
   response->set_already_written(false);
-  return LoadSnapshot(tx, snapshot_id, response->mutable_snapshot());
+  return LoadSnapshot(tx.connection(), snapshot_id, response->mutable_snapshot());
 }
 
 namespace {
@@ -466,6 +435,7 @@ struct LatestFilters {
 
 absl::StatusOr<LatestFilters> ParseFilters(const v1::GetLatestBalancesRequest& request) {
   LatestFilters filters;
+  RETURN_IF_ERROR(ValidateQuoteCurrency(request.quote_currency(), "quote_currency"));
   if (static_cast<size_t>(request.account_ids_size()) > kMaxLatestBalanceIds) {
     return absl::ResourceExhaustedError(absl::StrCat("account_ids: ", request.account_ids_size(),
                                                      " ids, at most ", kMaxLatestBalanceIds));
@@ -521,23 +491,146 @@ std::string ChainOf(absl::string_view account_id) {
   return std::string(account_id.substr(0, second));
 }
 
-// Whether `account_id` has every one of `tags`.
-absl::StatusOr<bool> HasTags(db::ReadContext& tx, const std::string& account_id,
-                             const std::vector<std::string>& tags) {
-  if (tags.empty()) return true;
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT tag FROM account_tags WHERE account_id = ?1"));
-  RETURN_IF_ERROR(select->Bind(1, account_id));
-  std::set<std::string> has;
+// Named account ids bound into one run of the page query. Each run is one
+// indexed probe per id; a page runs the query again for the next ids only
+// when the previous ones did not fill it.
+constexpr int kNamedIdsPerRun = 64;
+// Parameters of the page query, by number. Only those its shape uses are
+// bound.
+constexpr int kAfterAccountParam = 1;
+constexpr int kAfterAssetParam = 2;
+constexpr int kChainParam = 3;
+constexpr int kFirstTagParam = 4;
+constexpr int kTagListParam = 5;
+constexpr int kTagCountParam = 6;
+constexpr int kFirstNamedIdParam = 7;
+// Separates tags in the ?5 list; stored tags never contain it
+// ([a-z0-9][a-z0-9_.-]{0,31}).
+constexpr char kTagSeparator = '\n';
+
+// Which loop drives the page query, chosen so each filter is an index
+// search rather than a check on every row: the named ids (probing
+// latest_balances' key), the first tag (account_tags_by_tag), or the
+// registered accounts (accounts_by_chain with a chain, else accounts' key).
+// Each yields accounts in id order, so the page needs no sort beyond one
+// within an account's few rows.
+enum class LatestDriver { kNamedIds, kTag, kAccounts };
+
+LatestDriver DriverOf(const LatestFilters& filters) {
+  if (!filters.account_ids.empty()) return LatestDriver::kNamedIds;
+  if (!filters.tags.empty()) return LatestDriver::kTag;
+  return LatestDriver::kAccounts;
+}
+
+// The page query for `filters`' shape. Its text depends only on the shape
+// (never on values), so each shape is prepared once per connection. Asset
+// ids are checked on the rows read: an account has a few assets, and a list
+// of up to 1,000 ids would not fit SQLite's parameters.
+std::string LatestBalancesSql(const LatestFilters& filters) {
+  const LatestDriver driver = DriverOf(filters);
+  const bool by_chain = driver != LatestDriver::kNamedIds && !filters.chain_id.empty();
+  std::string sql =
+      "SELECT lb.account_id, lb.asset_id, lb.last_attempt_at, lb.value_snapshot_id, lb.units, "
+      "lb.decimals, lb.as_of, lb.block_number, lb.error_code, lb.error_message, "
+      "lb.error_upstream, si.error_retry_after_ns FROM ";
+  // The column the cursor and order apply to: the driving loop's.
+  std::string account;
+  switch (driver) {
+    case LatestDriver::kNamedIds:
+      account = "lb.account_id";
+      absl::StrAppend(&sql, "latest_balances lb ");
+      break;
+    case LatestDriver::kTag:
+      account = "t0.account_id";
+      absl::StrAppend(&sql, "account_tags t0 ",
+                      by_chain ? "JOIN accounts a ON a.account_id = t0.account_id " : "",
+                      "JOIN latest_balances lb ON lb.account_id = t0.account_id ");
+      break;
+    case LatestDriver::kAccounts:
+      account = "a.account_id";
+      absl::StrAppend(&sql, "accounts a JOIN latest_balances lb ON lb.account_id = a.account_id ");
+      break;
+  }
+  // retry_after lives only on the item; only failed readings look it up.
+  absl::StrAppend(&sql,
+                  "LEFT JOIN snapshot_items si ON si.item_id = lb.last_item_id "
+                  "AND lb.error_code IS NOT NULL WHERE ",
+                  account, " >= ?1 AND (", account, " > ?1 OR lb.asset_id > ?2)");
+  if (driver == LatestDriver::kNamedIds) {
+    absl::StrAppend(&sql, " AND lb.account_id IN (");
+    for (int i = 0; i < kNamedIdsPerRun; ++i) {
+      absl::StrAppend(&sql, i == 0 ? "?" : ", ?", kFirstNamedIdParam + i);
+    }
+    absl::StrAppend(&sql, ")");
+  }
+  if (driver == LatestDriver::kTag) absl::StrAppend(&sql, " AND t0.tag = ?4");
+  if (by_chain) absl::StrAppend(&sql, " AND a.chain_id = ?3");
+  if (!filters.tags.empty()) {
+    absl::StrAppend(&sql,
+                    " AND (SELECT COUNT(*) FROM account_tags t WHERE t.account_id = ", account,
+                    " AND instr(?5, char(10) || t.tag || char(10)) > 0) = ?6");
+  }
+  if (filters.exclude_zero) {
+    absl::StrAppend(&sql,
+                    " AND (lb.error_code IS NOT NULL OR lb.units IS NULL OR lb.units != '0')");
+  }
+  absl::StrAppend(&sql, " ORDER BY ", account, ", lb.asset_id");
+  return sql;
+}
+
+// Binds everything but the named ids and the cursor.
+absl::Status BindFilters(db::Statement& select, const LatestFilters& filters) {
+  const LatestDriver driver = DriverOf(filters);
+  if (driver != LatestDriver::kNamedIds && !filters.chain_id.empty()) {
+    RETURN_IF_ERROR(select.Bind(kChainParam, filters.chain_id));
+  }
+  if (!filters.tags.empty()) {
+    if (driver == LatestDriver::kTag) RETURN_IF_ERROR(select.Bind(kFirstTagParam, filters.tags[0]));
+    const std::string separator(1, kTagSeparator);
+    RETURN_IF_ERROR(select.Bind(
+        kTagListParam, absl::StrCat(separator, absl::StrJoin(filters.tags, separator), separator)));
+    RETURN_IF_ERROR(select.Bind(kTagCountParam, static_cast<int64_t>(filters.tags.size())));
+  }
+  return absl::OkStatus();
+}
+
+void FillLatest(const db::Statement& row, int64_t now_nanos, v1::LatestBalance* balance) {
+  balance->set_account_id(std::string(row.ColumnText(0)));
+  balance->set_asset_id(std::string(row.ColumnText(1)));
+  *balance->mutable_last_attempt_at() = ToTimestamp(row.ColumnInt64(2));
+  if (!row.ColumnIsNull(4)) {
+    balance->mutable_amount()->set_units(std::string(row.ColumnText(4)));
+    balance->mutable_amount()->set_decimals(static_cast<uint32_t>(row.ColumnInt64(5)));
+    const int64_t as_of = row.ColumnInt64(6);
+    *balance->mutable_as_of() = ToTimestamp(as_of);
+    *balance->mutable_age() = ToDuration(now_nanos > as_of ? now_nanos - as_of : 0);
+    if (!row.ColumnIsNull(7)) balance->set_block_number(static_cast<uint64_t>(row.ColumnInt64(7)));
+    balance->set_snapshot_id(SnapshotIdText(row.ColumnInt64(3)));
+  }
+  if (!row.ColumnIsNull(8)) {
+    v1::Error* error = balance->mutable_error();
+    error->set_code(static_cast<v1::Error::Code>(row.ColumnInt64(8)));
+    error->set_message(std::string(row.ColumnText(9)));
+    error->set_upstream(std::string(row.ColumnText(10)));
+    if (!row.ColumnIsNull(11)) *error->mutable_retry_after() = ToDuration(row.ColumnInt64(11));
+  }
+}
+
+// Steps `select` into `response` until the page holds `page_size` balances;
+// answers whether another matching row follows.
+absl::StatusOr<bool> ReadRows(db::Statement& select, const LatestFilters& filters,
+                              int32_t page_size, int64_t now_nanos,
+                              v1::GetLatestBalancesResponse* response) {
   while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    has.emplace(select->ColumnText(0));
+    ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return false;
+    if (!filters.asset_ids.empty() &&
+        !filters.asset_ids.contains(std::string(select.ColumnText(1)))) {
+      continue;
+    }
+    if (response->balances_size() == page_size) return true;
+    FillLatest(select, now_nanos, response->add_balances());
   }
-  for (const std::string& tag : tags) {
-    if (!has.contains(tag)) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -545,125 +638,86 @@ absl::StatusOr<bool> HasTags(db::ReadContext& tx, const std::string& account_id,
 absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesRequest& request,
                                v1::GetLatestBalancesResponse* response, absl::Time now) {
   ASSIGN_OR_RETURN(LatestFilters filters, ParseFilters(request));
-  // TODO: value balances in request.quote_currency at the latest stored price.
-  int32_t page_size = request.page().page_size();
-  if (page_size < 0) return absl::InvalidArgumentError("page.page_size: negative");
-  if (page_size == 0) page_size = kDefaultPageSize;
-  if (page_size > kMaxPageSize) page_size = kMaxPageSize;
-
+  ASSIGN_OR_RETURN(const int32_t page_size, PageSize(request.page(), kDefaultLatestBalancesPageSize,
+                                                     kMaxLatestBalancesPageSize));
   ASSIGN_OR_RETURN(const std::string fingerprint, Sha256(filters.Fingerprint()));
-  // Hex: the token splits on NUL bytes, which a raw digest may contain.
+  // Hex: the token's parts must hold no NUL, which a raw digest may.
   const std::string fingerprint_hex = absl::BytesToHexString(fingerprint);
-  std::string after_account;
-  std::string after_asset;
-  if (!request.page().page_token().empty()) {
-    std::string decoded;
-    std::vector<std::string> parts;
-    if (absl::WebSafeBase64Unescape(request.page().page_token(), &decoded)) {
-      parts = absl::StrSplit(decoded, absl::MaxSplits('\0', 3));
-    }
-    if (parts.size() != 4 || parts[0] != kPageTokenVersion || parts[1] != fingerprint_hex) {
-      return absl::InvalidArgumentError(
-          "page.page_token: not a token of GetLatestBalances with these filters");
-    }
-    after_account = parts[2];
-    after_asset = parts[3];
-  }
-
-  // Which accounts are answered, by id: the named ones (registered or not)
-  // or every registered one, then narrowed by chain and tags.
-  std::set<std::string> accounts;
-  if (!filters.account_ids.empty()) {
-    for (const std::string& id : filters.account_ids) {
-      if (!filters.chain_id.empty() && ChainOf(id) != filters.chain_id) continue;
-      ASSIGN_OR_RETURN(bool tagged, HasTags(tx, id, filters.tags));
-      if (tagged) accounts.insert(id);
-    }
-  } else {
-    ASSIGN_OR_RETURN(db::CachedStatement select,
-                     tx.Prepare("SELECT account_id, chain_id FROM accounts ORDER BY account_id"));
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      if (!filters.chain_id.empty() && select->ColumnText(1) != filters.chain_id) continue;
-      std::string id(select->ColumnText(0));
-      ASSIGN_OR_RETURN(bool tagged, HasTags(tx, id, filters.tags));
-      if (tagged) accounts.insert(std::move(id));
-    }
-  }
+  ASSIGN_OR_RETURN(const std::vector<std::string> cursor,
+                   DecodePageToken(request.page().page_token(), kLatestTokenKind, fingerprint_hex,
+                                   2, "GetLatestBalances"));
+  const std::string after_account = cursor.empty() ? std::string() : cursor[0];
+  const std::string after_asset = cursor.empty() ? std::string() : cursor[1];
 
   response->Clear();
+  for (const std::string& tag : filters.tags) {
+    // No stored tag holds the separator, so no account has this one.
+    if (tag.find(kTagSeparator) != std::string::npos) return absl::OkStatus();
+  }
+  // Named ids (registered or not) are narrowed by chain here, by their
+  // spelling; tags are checked in the query.
+  std::vector<std::string> named;
+  for (auto id = filters.account_ids.lower_bound(after_account); id != filters.account_ids.end();
+       ++id) {
+    if (filters.chain_id.empty() || ChainOf(*id) == filters.chain_id) named.push_back(*id);
+  }
+  if (!filters.account_ids.empty() && named.empty()) return absl::OkStatus();
+
   const int64_t now_nanos = absl::ToUnixNanos(now);
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT lb.account_id, lb.asset_id, lb.last_attempt_at, "
-                              "lb.value_snapshot_id, lb.units, lb.decimals, lb.as_of, "
-                              "lb.block_number, lb.error_code, lb.error_message, "
-                              "lb.error_upstream, si.error_retry_after_ns "
-                              "FROM latest_balances lb "
-                              "LEFT JOIN snapshot_items si ON si.item_id = lb.last_item_id "
-                              "WHERE lb.account_id = ?1 AND lb.asset_id > ?2 "
-                              "ORDER BY lb.asset_id"));
-  auto account = accounts.lower_bound(after_account);
-  std::string asset_cursor = after_asset;
-  if (account != accounts.end() && *account != after_account) asset_cursor.clear();
-  std::string last_account;
-  std::string last_asset;
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(LatestBalancesSql(filters)));
   bool more = false;
-  for (; account != accounts.end() && !more; ++account) {
+  size_t next_named = 0;
+  absl::Status status;
+  while (status.ok()) {
     select->Reset();
-    RETURN_IF_ERROR(select->Bind(1, *account));
-    RETURN_IF_ERROR(select->Bind(2, asset_cursor));
-    asset_cursor.clear();
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      const std::string asset_id(select->ColumnText(1));
-      if (!filters.asset_ids.empty() && !filters.asset_ids.contains(asset_id)) continue;
-      const bool failed = !select->ColumnIsNull(8);
-      const bool has_value = !select->ColumnIsNull(4);
-      if (filters.exclude_zero && !failed && has_value && select->ColumnText(4) == "0") continue;
-      if (response->balances_size() >= page_size) {
-        more = true;
-        break;
-      }
-      v1::LatestBalance* balance = response->add_balances();
-      balance->set_account_id(*account);
-      balance->set_asset_id(asset_id);
-      *balance->mutable_last_attempt_at() = ToTimestamp(select->ColumnInt64(2));
-      if (has_value) {
-        balance->mutable_amount()->set_units(std::string(select->ColumnText(4)));
-        balance->mutable_amount()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(5)));
-        const int64_t as_of = select->ColumnInt64(6);
-        *balance->mutable_as_of() = ToTimestamp(as_of);
-        *balance->mutable_age() = ToDuration(now_nanos > as_of ? now_nanos - as_of : 0);
-        if (!select->ColumnIsNull(7)) {
-          balance->set_block_number(static_cast<uint64_t>(select->ColumnInt64(7)));
-        }
-        balance->set_snapshot_id(absl::StrCat(select->ColumnInt64(3)));
-      }
-      if (failed) {
-        v1::Error* error = balance->mutable_error();
-        error->set_code(static_cast<v1::Error::Code>(select->ColumnInt64(8)));
-        error->set_message(std::string(select->ColumnText(9)));
-        error->set_upstream(std::string(select->ColumnText(10)));
-        if (!select->ColumnIsNull(11)) {
-          *error->mutable_retry_after() = ToDuration(select->ColumnInt64(11));
-        }
-      }
-      last_account = *account;
-      last_asset = asset_id;
+    status = BindFilters(*select, filters);
+    if (status.ok()) status = select->Bind(kAfterAccountParam, after_account);
+    if (status.ok()) status = select->Bind(kAfterAssetParam, after_asset);
+    for (int i = 0; status.ok() && i < kNamedIdsPerRun && !named.empty(); ++i) {
+      // Past the last id, bind NULL: it matches nothing.
+      status = next_named < named.size() ? select->Bind(kFirstNamedIdParam + i, named[next_named++])
+                                         : select->BindNull(kFirstNamedIdParam + i);
     }
+    if (!status.ok()) break;
+    absl::StatusOr<bool> found_more = ReadRows(*select, filters, page_size, now_nanos, response);
+    if (!found_more.ok()) {
+      status = found_more.status();
+      break;
+    }
+    more = *found_more;
+    if (more || named.empty() || next_named >= named.size()) break;
   }
   select->Reset();
+  RETURN_IF_ERROR(status);
+  if (!request.quote_currency().empty()) {
+    // One price lookup per asset of the page, in this read's snapshot.
+    RETURN_IF_ERROR(
+        ValueLatestBalances(tx, request.quote_currency(), response->mutable_balances()));
+  }
   if (more) {
-    std::string token =
-        absl::StrCat(kPageTokenVersion, std::string(1, '\0'), fingerprint_hex, std::string(1, '\0'),
-                     last_account, std::string(1, '\0'), last_asset);
-    std::string encoded;
-    absl::WebSafeBase64Escape(token, &encoded);
-    response->mutable_page()->set_next_page_token(std::move(encoded));
+    const v1::LatestBalance& last = response->balances(response->balances_size() - 1);
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(kLatestTokenKind, fingerprint_hex, {last.account_id(), last.asset_id()}));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ExplainLatestBalances(
+    db::ReadContext& tx, const v1::GetLatestBalancesRequest& request) {
+  ASSIGN_OR_RETURN(LatestFilters filters, ParseFilters(request));
+  ASSIGN_OR_RETURN(db::CachedStatement explain,
+                   tx.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", LatestBalancesSql(filters))));
+  std::vector<std::string> plan;
+  while (true) {
+    absl::StatusOr<bool> row = explain->Step();
+    if (!row.ok() || !*row) {
+      explain->Reset();
+      if (!row.ok()) return row.status();
+      break;
+    }
+    plan.emplace_back(explain->ColumnText(3));
+  }
+  return plan;
 }
 
 }  // namespace coffer::storage

@@ -18,6 +18,7 @@
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/prices_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
 #include "services/storage/schema/schema.h"
 #include "tests/services/storage/repos/repo_test_base.h"
@@ -223,6 +224,81 @@ TEST_F(HistoryRepoTest, InvalidRequests) {
   paged.mutable_page()->set_page_token("garbage");
   status = History(paged, &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HistoryRepoTest, ValuesPointsAtThePriceOfTheirTime) {
+  WriteThree();
+  v1::WritePricesRequest prices;
+  auto add = [&](const std::string& asset, const std::string& quote, const std::string& units,
+                 int64_t seconds) {
+    v1::Price* price = prices.add_prices();
+    price->set_asset_id(asset);
+    price->set_quote_currency(quote);
+    price->mutable_price()->set_units(units);
+    price->mutable_price_time()->set_seconds(seconds);
+  };
+  add(kEth, "usd", "2", t0_ - 5);
+  add(kEth, "usd", "3", t0_ + 10);  // exactly at the second snapshot
+  add(kEth, "usd", "4", t0_ + 25);  // after every snapshot: never used
+  add(kEth, "eur", "1000", t0_);
+  add(kUsdc, "usd", "1", t0_ + 15);  // after the first USDC reading
+  v1::WritePricesResponse written;
+  ASSERT_TRUE(
+      Write([&](db::WriteContext& tx) { return WritePrices(tx, prices, &written, kNow); }).ok());
+  ASSERT_EQ(written.written(), 5u);
+
+  auto value_of = [](const v1::BalancePoint& point) {
+    return point.has_value() ? absl::StrCat(point.value().units(), "/", point.value().decimals())
+                             : std::string("none");
+  };
+  v1::GetBalanceHistoryRequest request;
+  request.set_account_id(EvmId(2));
+  request.set_asset_id(kEth);
+  request.set_quote_currency("usd");
+  std::vector<v1::BalancePoint> points = All(request, 100);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(value_of(points[0]), "10/17");  // 5e-17 x 2
+  EXPECT_EQ(value_of(points[1]), "18/17");  // 6e-17 x 3
+  EXPECT_EQ(value_of(points[2]), "none");   // failed: no amount, no value
+  // Paged one by one and newest first: the same values.
+  request.set_newest_first(true);
+  points = All(request, 1);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(value_of(points[2]), "10/17");
+  EXPECT_EQ(value_of(points[1]), "18/17");
+
+  request.set_newest_first(false);
+  request.set_quote_currency("eur");
+  points = All(request, 100);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(value_of(points[0]), "5000/17");
+  // The only eur price is at t0: it still applies later.
+  EXPECT_EQ(value_of(points[1]), "6000/17");
+
+  v1::GetBalanceHistoryRequest usdc;
+  usdc.set_account_id(EvmId(1));
+  usdc.set_asset_id(kUsdc);
+  usdc.set_quote_currency("usd");
+  points = All(usdc, 100);
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(value_of(points[0]), "none");  // no price yet at t0
+  EXPECT_EQ(value_of(points[1]), "8/6");
+
+  v1::GetBalanceHistoryRequest sum;
+  sum.set_asset_id(kEth);
+  sum.set_sum_accounts(true);
+  sum.set_quote_currency("usd");
+  points = All(sum, 100);
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(value_of(points[0]), "300/18");  // (100e-18 + 5e-17) x 2
+  EXPECT_EQ(value_of(points[1]), "18/17");
+  EXPECT_EQ(value_of(points[2]), "none");
+
+  // No quote currency, or one without prices: no values.
+  sum.clear_quote_currency();
+  for (const v1::BalancePoint& point : All(sum, 100)) EXPECT_FALSE(point.has_value());
+  sum.set_quote_currency("gbp");
+  for (const v1::BalancePoint& point : All(sum, 100)) EXPECT_FALSE(point.has_value());
 }
 
 }  // namespace

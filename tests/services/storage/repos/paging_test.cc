@@ -39,6 +39,16 @@ TEST(PagingTest, TokenRoundTripsItsCursorIncludingEmptyParts) {
   EXPECT_EQ(token.find_first_of("+/"), std::string::npos);
 }
 
+TEST(PagingTest, TruncatedOrEditedTokenIsRefused) {
+  const std::string token = EncodePageToken("prices-v1", "f", {"1700000000123", "usd"});
+  for (size_t length = 1; length < token.size(); ++length) {
+    EXPECT_FALSE(DecodePageToken(token.substr(0, length), "prices-v1", "f", 2, "M").ok()) << length;
+  }
+  std::string edited = token;
+  edited[edited.size() / 2] = edited[edited.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(DecodePageToken(edited, "prices-v1", "f", 2, "M").ok());
+}
+
 TEST(PagingTest, EmptyTokenIsTheFirstPage) {
   absl::StatusOr<std::vector<std::string>> cursor = DecodePageToken("", "k", "f", 2, "M");
   ASSERT_TRUE(cursor.ok());

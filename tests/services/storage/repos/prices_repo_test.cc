@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <future>
 #include <memory>
 #include <random>
@@ -16,6 +17,7 @@
 #include "services/storage/db/connection.h"
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
+#include "services/storage/repos/paging.h"
 #include "services/storage/schema/schema.h"
 #include "tests/services/storage/repos/repo_test_base.h"
 
@@ -270,6 +272,190 @@ TEST_F(PricesRepoTest, Fence) {
   response.Clear();
   ASSERT_TRUE(WriteP(request, &response).ok());
   EXPECT_EQ(Count("prices"), 2);
+}
+
+class PriceHistoryTest : public PricesRepoTest {
+ protected:
+  absl::Status History(const v1::GetPriceHistoryRequest& request,
+                       v1::GetPriceHistoryResponse* response) {
+    return Read([&](db::ReadContext& tx) { return GetPriceHistory(tx, request, response); });
+  }
+  // The price_time seconds of every page of `request`; expects success.
+  std::vector<int64_t> AllTimes(v1::GetPriceHistoryRequest request, int* pages = nullptr) {
+    std::vector<int64_t> times;
+    int count = 0;
+    do {
+      v1::GetPriceHistoryResponse response;
+      absl::Status status = History(request, &response);
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok()) break;
+      ++count;
+      for (const v1::Price& price : response.prices())
+        times.push_back(price.price_time().seconds());
+      request.mutable_page()->set_page_token(response.page().next_page_token());
+    } while (!request.page().page_token().empty() && count < 100);
+    if (pages != nullptr) *pages = count;
+    return times;
+  }
+  // Stores ETH/usd at each of `times` (seconds), plus neighbours that must
+  // stay out of ETH/usd's history.
+  void WriteHistory(const std::vector<int64_t>& times) {
+    v1::WritePricesRequest request;
+    for (int64_t t : times) AddPrice(&request, kEth, "usd", absl::StrCat(t), t);
+    AddPrice(&request, kEth, "eur", "1", 1500);
+    AddPrice(&request, kUsdc, "usd", "1", 1500);
+    v1::WritePricesResponse response;
+    ASSERT_TRUE(WriteP(request, &response).ok());
+    ASSERT_EQ(response.rejected_size(), 0);
+  }
+};
+
+v1::GetPriceHistoryRequest EthUsd(int64_t start_seconds = -1, int64_t end_seconds = -1,
+                                  int32_t page_size = 0) {
+  v1::GetPriceHistoryRequest request;
+  request.set_asset_id(kEth);
+  request.set_quote_currency("usd");
+  if (start_seconds >= 0) request.mutable_start_time()->set_seconds(start_seconds);
+  if (end_seconds >= 0) request.mutable_end_time()->set_seconds(end_seconds);
+  request.mutable_page()->set_page_size(page_size);
+  return request;
+}
+
+TEST_F(PriceHistoryTest, OldestFirstWithEveryField) {
+  // Written newest first: answered oldest first.
+  WriteHistory({3000, 2000, 1000});
+  v1::GetPriceHistoryResponse response;
+  ASSERT_TRUE(History(EthUsd(), &response).ok());
+  ASSERT_EQ(response.prices_size(), 3);
+  EXPECT_TRUE(response.page().next_page_token().empty());
+  EXPECT_EQ(response.prices(0).price_time().seconds(), 1000);
+  EXPECT_EQ(response.prices(1).price_time().seconds(), 2000);
+  EXPECT_EQ(response.prices(2).price_time().seconds(), 3000);
+  const v1::Price& first = response.prices(0);
+  EXPECT_EQ(first.asset_id(), kEth);
+  EXPECT_EQ(first.quote_currency(), "usd");
+  EXPECT_EQ(first.price().units(), "1000");
+  EXPECT_EQ(first.price().decimals(), 2u);
+  EXPECT_EQ(first.source(), "coingecko");
+}
+
+TEST_F(PriceHistoryTest, RangeIsStartInclusiveEndExclusive) {
+  WriteHistory({1000, 2000, 3000, 4000});
+  EXPECT_EQ(AllTimes(EthUsd(2000, 4000)), (std::vector<int64_t>{2000, 3000}));
+  EXPECT_EQ(AllTimes(EthUsd(2000)), (std::vector<int64_t>{2000, 3000, 4000}));
+  EXPECT_EQ(AllTimes(EthUsd(-1, 2000)), (std::vector<int64_t>{1000}));
+  EXPECT_EQ(AllTimes(EthUsd(2001, 2999)), std::vector<int64_t>{});
+  int pages = 0;
+  EXPECT_EQ(AllTimes(EthUsd(1000, 4000, 1), &pages), (std::vector<int64_t>{1000, 2000, 3000}));
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(PriceHistoryTest, PagesAcrossPages) {
+  WriteHistory({1000, 2000, 3000, 4000, 5000});
+  const std::vector<int64_t> all = {1000, 2000, 3000, 4000, 5000};
+  int pages = 0;
+  EXPECT_EQ(AllTimes(EthUsd(-1, -1, 2), &pages), all);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(AllTimes(EthUsd(-1, -1, 1), &pages), all);
+  EXPECT_EQ(pages, 5);
+  // Exactly a page's worth: no token.
+  EXPECT_EQ(AllTimes(EthUsd(-1, -1, 5), &pages), all);
+  EXPECT_EQ(pages, 1);
+}
+
+TEST_F(PriceHistoryTest, PageSizeDefaultsAndMaximum) {
+  for (int batch = 0; batch < 2; ++batch) {
+    v1::WritePricesRequest request;
+    for (int i = 0; i < 5001; ++i) {
+      const int64_t t = 1000 + batch * 10000 + i;
+      AddPrice(&request, kEth, "usd", "1", t);
+    }
+    v1::WritePricesResponse response;
+    ASSERT_TRUE(WriteP(request, &response).ok());
+  }
+  v1::GetPriceHistoryResponse response;
+  ASSERT_TRUE(History(EthUsd(), &response).ok());
+  EXPECT_EQ(response.prices_size(), 100);
+  EXPECT_FALSE(response.page().next_page_token().empty());
+  v1::GetPriceHistoryRequest request = EthUsd(-1, -1, 20000);
+  ASSERT_TRUE(History(request, &response).ok());
+  EXPECT_EQ(response.prices_size(), 10000);
+  request.mutable_page()->set_page_token(response.page().next_page_token());
+  ASSERT_TRUE(History(request, &response).ok());
+  ASSERT_EQ(response.prices_size(), 2);
+  EXPECT_EQ(response.prices(1).price_time().seconds(), 1000 + 10000 + 5000);
+  EXPECT_TRUE(response.page().next_page_token().empty());
+}
+
+TEST_F(PriceHistoryTest, AssetIdIsNormalized) {
+  WriteHistory({1000});
+  v1::GetPriceHistoryRequest request = EthUsd();
+  request.set_asset_id(kUsdc);
+  v1::GetPriceHistoryResponse response;
+  ASSERT_TRUE(History(request, &response).ok());
+  ASSERT_EQ(response.prices_size(), 1);
+  // The same asset spelled with a lowercase address.
+  std::string lower = kUsdc;
+  for (char& c : lower) c = static_cast<char>(tolower(c));
+  request.set_asset_id(lower);
+  ASSERT_TRUE(History(request, &response).ok());
+  ASSERT_EQ(response.prices_size(), 1);
+  EXPECT_EQ(response.prices(0).asset_id(), kUsdc);
+}
+
+TEST_F(PriceHistoryTest, RefusesBadRequests) {
+  WriteHistory({1000, 2000});
+  v1::GetPriceHistoryResponse response;
+  auto expect_invalid = [&](const v1::GetPriceHistoryRequest& request, const std::string& prefix) {
+    absl::Status status = History(request, &response);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << prefix;
+    EXPECT_TRUE(absl::StartsWith(status.message(), prefix)) << status;
+  };
+  v1::GetPriceHistoryRequest request = EthUsd();
+  request.clear_asset_id();
+  expect_invalid(request, "asset_id: required");
+  request.set_asset_id("eip155:1/nope");
+  expect_invalid(request, "asset_id: ");
+  request = EthUsd();
+  request.clear_quote_currency();
+  expect_invalid(request, "quote_currency: required");
+  request.set_quote_currency("USD");
+  expect_invalid(request, "quote_currency: ");
+  request.set_quote_currency("averyveryverylongcurrency");
+  expect_invalid(request, "quote_currency: ");
+  request = EthUsd(-1, -1, -1);
+  expect_invalid(request, "page.page_size");
+  request = EthUsd();
+  request.mutable_end_time()->set_seconds(int64_t{1} << 40);
+  expect_invalid(request, "end_time");
+
+  // A token belongs to its asset, currency and range.
+  request = EthUsd(-1, -1, 1);
+  ASSERT_TRUE(History(request, &response).ok());
+  const std::string token = response.page().next_page_token();
+  ASSERT_FALSE(token.empty());
+  request.mutable_page()->set_page_token(token);
+  ASSERT_TRUE(History(request, &response).ok());
+  EXPECT_EQ(response.prices(0).price_time().seconds(), 2000);
+  v1::GetPriceHistoryRequest other = request;
+  other.set_quote_currency("eur");
+  expect_invalid(other, "page.page_token");
+  other = request;
+  other.mutable_start_time()->set_seconds(500);
+  expect_invalid(other, "page.page_token");
+  other = request;
+  other.mutable_page()->set_page_token("garbage!");
+  expect_invalid(other, "page.page_token");
+  // The right kind and filters around a cursor that is not a time, then
+  // around one of 1000 s (in nanoseconds), which resumes after it.
+  other.mutable_page()->set_page_token(
+      EncodePageToken("prices-v1", absl::StrCat(kEth, "|usd|-|-"), {"soon"}));
+  expect_invalid(other, "page.page_token");
+  other.mutable_page()->set_page_token(
+      EncodePageToken("prices-v1", absl::StrCat(kEth, "|usd|-|-"), {"1000000000000"}));
+  ASSERT_TRUE(History(other, &response).ok());
+  ASSERT_EQ(response.prices_size(), 1);
+  EXPECT_EQ(response.prices(0).price_time().seconds(), 2000);
 }
 
 }  // namespace

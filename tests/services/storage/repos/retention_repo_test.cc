@@ -1,6 +1,7 @@
 #include "services/storage/repos/retention_repo.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
@@ -55,12 +56,42 @@ class RetentionRepoTest : public RepoTestBase {
     ASSERT_EQ(response.written(), 1u);
   }
 
-  absl::Status RunPrune(const v1::PruneRequest& request, v1::PruneResponse* response) {
-    return Write([&](db::WriteContext& tx) { return Prune(tx, request, response, kNow); });
+  // Runs chunks, each in its own transaction at `now`, until the prune
+  // finishes or a chunk fails; adds their counts to *response and, when
+  // `chunks` is given, records each chunk's own counts there.
+  absl::Status PruneAll(const v1::PruneRequest& request, v1::PruneResponse* response,
+                        PruneLimits limits = {}, std::vector<v1::PruneResponse>* chunks = nullptr,
+                        absl::Time now = kNow) {
+    PruneProgress progress;
+    // Far more chunks than any test needs: a prune that never finishes fails.
+    for (int chunk = 0; chunk < 1000; ++chunk) {
+      absl::Status status = RunChunk(request, limits, progress, response, chunks, now);
+      if (!status.ok() || progress.finished()) return status;
+    }
+    return absl::InternalError("the prune never finished");
   }
-  v1::PruneResponse PruneOk(const v1::PruneRequest& request) {
+  absl::Status RunChunk(const v1::PruneRequest& request, const PruneLimits& limits,
+                        PruneProgress& progress, v1::PruneResponse* response,
+                        std::vector<v1::PruneResponse>* chunks = nullptr, absl::Time now = kNow) {
+    v1::PruneResponse counts;
+    absl::Status status = Write([&](db::WriteContext& tx) {
+      return PruneChunk(tx, request, limits, progress, &counts, now);
+    });
+    if (!status.ok()) return status;
+    if (chunks != nullptr) chunks->push_back(counts);
+    response->set_snapshots_deleted(response->snapshots_deleted() + counts.snapshots_deleted());
+    response->set_items_deleted(response->items_deleted() + counts.items_deleted());
+    response->set_prices_deleted(response->prices_deleted() + counts.prices_deleted());
+    response->set_items_kept(response->items_kept() + counts.items_kept());
+    return absl::OkStatus();
+  }
+  absl::Status RunPrune(const v1::PruneRequest& request, v1::PruneResponse* response) {
+    return PruneAll(request, response);
+  }
+  v1::PruneResponse PruneOk(const v1::PruneRequest& request, PruneLimits limits = {},
+                            std::vector<v1::PruneResponse>* chunks = nullptr) {
     v1::PruneResponse response;
-    absl::Status status = RunPrune(request, &response);
+    absl::Status status = PruneAll(request, &response, limits, chunks);
     EXPECT_TRUE(status.ok()) << status;
     return response;
   }
@@ -141,7 +172,8 @@ TEST_F(RetentionRepoTest, ByAgeKeepsWhatLatestBalancesNeed) {
   EXPECT_EQ(response.items_kept(), 3u);
   EXPECT_EQ(response.snapshots_deleted(), 1u);
   EXPECT_EQ(response.prices_deleted(), 0u);
-  EXPECT_TRUE(response.has_duration());
+  // The runner times the whole prune; a chunk leaves duration alone.
+  EXPECT_FALSE(response.has_duration());
   EXPECT_TRUE(HasSnapshot(s1_));
   EXPECT_FALSE(HasSnapshot(s2_));
   EXPECT_TRUE(HasSnapshot(s3_));
@@ -264,7 +296,10 @@ TEST_F(RetentionRepoTest, DryRunCountsAndChangesNothing) {
   const std::string balances = LatestBalances();
   v1::PruneRequest request = PruneBy(5000, 3, 150);
   request.set_dry_run(true);
-  v1::PruneResponse dry = PruneOk(request);
+  // However small the chunks, a dry run is one call that only counts.
+  std::vector<v1::PruneResponse> dry_chunks;
+  v1::PruneResponse dry = PruneOk(request, PruneLimits{1}, &dry_chunks);
+  EXPECT_EQ(dry_chunks.size(), 1u);
   EXPECT_EQ(dry.items_deleted(), 4u);
   EXPECT_EQ(dry.items_kept(), 3u);
   EXPECT_EQ(dry.snapshots_deleted(), 1u);
@@ -335,6 +370,193 @@ TEST_F(RetentionRepoTest, AtLeastOneLimitRequired) {
   status = RunPrune(request, &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(status.message(), "fence.holder_id")) << status;
+}
+
+// Chunked prunes: the history of WriteHistory plus the prices of
+// PricesByAgeKeepLatestPerPair, pruned by PruneBy(5000, 0, 150) in chunks of
+// `max_deleted_rows`, must end where one whole prune does (the counts of
+// ByAgeKeepsWhatLatestBalancesNeed and PricesByAgeKeepLatestPerPair), and no
+// chunk may delete more than its limit.
+class ChunkedPruneTest : public RetentionRepoTest {
+ protected:
+  void ExpectSameAsWholePrune(int64_t max_deleted_rows) {
+    WriteHistory();
+    AddPrice(kEth, "usd", Ago(300));
+    AddPrice(kEth, "usd", Ago(200));
+    AddPrice(kEth, "usd", Ago(100));
+    AddPrice(kEth, "eur", Ago(500));
+    AddPrice(kUsdc, "usd", Ago(400));
+    AddPrice(kUsdc, "usd", Ago(350));
+    const std::string balances = LatestBalances();
+    const std::string prices = LatestPrices();
+    v1::PruneRequest request = PruneBy(5000, 0, 150);
+    request.set_dry_run(true);
+    const v1::PruneResponse whole = PruneOk(request);
+    request.set_dry_run(false);
+
+    std::vector<v1::PruneResponse> chunks;
+    const v1::PruneResponse chunked = PruneOk(request, PruneLimits{max_deleted_rows}, &chunks);
+    EXPECT_EQ(chunked.items_deleted(), 4u);
+    EXPECT_EQ(chunked.items_kept(), 3u);
+    EXPECT_EQ(chunked.snapshots_deleted(), 1u);
+    EXPECT_EQ(chunked.prices_deleted(), 3u);
+    EXPECT_EQ(chunked.items_deleted(), whole.items_deleted());
+    EXPECT_EQ(chunked.items_kept(), whole.items_kept());
+    EXPECT_EQ(chunked.snapshots_deleted(), whole.snapshots_deleted());
+    EXPECT_EQ(chunked.prices_deleted(), whole.prices_deleted());
+    uint64_t rows = 0;
+    for (const v1::PruneResponse& chunk : chunks) {
+      const uint64_t chunk_rows =
+          chunk.items_deleted() + chunk.snapshots_deleted() + chunk.prices_deleted();
+      EXPECT_LE(chunk_rows, static_cast<uint64_t>(max_deleted_rows));
+      rows += chunk_rows;
+    }
+    EXPECT_EQ(rows, 8u);
+    EXPECT_GE(static_cast<int64_t>(chunks.size()), (8 + max_deleted_rows - 1) / max_deleted_rows);
+
+    EXPECT_TRUE(HasSnapshot(s1_));
+    EXPECT_FALSE(HasSnapshot(s2_));
+    EXPECT_TRUE(HasSnapshot(s3_));
+    EXPECT_TRUE(HasSnapshot(s4_));
+    EXPECT_EQ(Count("snapshot_items"), 4);
+    EXPECT_EQ(Count("snapshot_blocks"), 1);
+    EXPECT_EQ(Count("prices"), 3);
+    EXPECT_EQ(LatestBalances(), balances);
+    EXPECT_EQ(LatestPrices(), prices);
+  }
+};
+
+// One row per chunk: s1 spans two chunks (its one deletable item, then its
+// two kept ones), which must still count as two kept, not four.
+TEST_F(ChunkedPruneTest, OneRowPerChunk) { ExpectSameAsWholePrune(1); }
+TEST_F(ChunkedPruneTest, TwoRowsPerChunk) { ExpectSameAsWholePrune(2); }
+TEST_F(ChunkedPruneTest, ThreeRowsPerChunk) { ExpectSameAsWholePrune(3); }
+TEST_F(ChunkedPruneTest, DefaultLimitIsOneChunk) {
+  ExpectSameAsWholePrune(PruneLimits().max_deleted_rows);
+}
+
+TEST_F(RetentionRepoTest, KeptItemsOfASnapshotSpanningManyChunksCountOnce) {
+  AddIds({EvmId(1), EvmId(2), EvmId(3), EvmId(4), EvmId(5)});
+  // Five readings at once; then only accounts 1 to 4 are read again, so the
+  // old snapshot keeps account 5's and loses four.
+  v1::WriteSnapshotRequest old = Request("old", Ago(9000));
+  for (int n = 1; n <= 5; ++n) AddAmount(&old, EvmId(n), kEth, "1");
+  const std::string old_id = WriteSnap(old);
+  v1::WriteSnapshotRequest recent = Request("recent", Ago(10));
+  for (int n = 1; n <= 4; ++n) AddAmount(&recent, EvmId(n), kEth, "2");
+  WriteSnap(recent);
+
+  std::vector<v1::PruneResponse> chunks;
+  v1::PruneResponse response = PruneOk(PruneBy(5000, 0, 0), PruneLimits{1}, &chunks);
+  EXPECT_EQ(response.items_deleted(), 4u);
+  EXPECT_EQ(response.items_kept(), 1u);
+  EXPECT_EQ(response.snapshots_deleted(), 0u);
+  // Four chunks of one item each, then one that finishes the snapshot.
+  EXPECT_GE(chunks.size(), 5u);
+  EXPECT_TRUE(HasSnapshot(old_id));
+  EXPECT_EQ(Count("snapshot_items WHERE snapshot_id = " + old_id), 1);
+}
+
+TEST_F(RetentionRepoTest, FenceLostBetweenChunksStopsThePrune) {
+  WriteHistory();
+  PutLease("scheduler", "scheduler-0:a", 1, kNow + absl::Seconds(30));
+  v1::PruneRequest request = PruneBy(5000, 0, 0);
+  request.mutable_fence()->set_lease_name("scheduler");
+  request.mutable_fence()->set_holder_id("scheduler-0:a");
+  request.mutable_fence()->set_epoch(1);
+  const PruneLimits limits{1};
+  PruneProgress progress;
+  v1::PruneResponse response;
+  ASSERT_TRUE(RunChunk(request, limits, progress, &response).ok());
+  ASSERT_FALSE(progress.finished());
+  EXPECT_EQ(response.items_deleted(), 1u);
+  EXPECT_EQ(Count("snapshot_items"), 7);
+
+  // The lease expires (storage's clock at the next chunk is past it).
+  absl::Status status =
+      RunChunk(request, limits, progress, &response, nullptr, kNow + absl::Seconds(31));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "expired")) << status;
+
+  // Another replica takes over.
+  PutLease("scheduler", "scheduler-1:b", 2, kNow + absl::Seconds(30));
+  status = RunChunk(request, limits, progress, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_EQ(Count("snapshot_items"), 7);
+  EXPECT_EQ(response.items_deleted(), 1u);
+}
+
+TEST_F(RetentionRepoTest, CutoffsAreFixedByTheFirstChunk) {
+  WriteHistory();
+  v1::PruneRequest request = PruneBy(5000, 0, 0);
+  const PruneLimits limits{1};
+  PruneProgress progress;
+  v1::PruneResponse response;
+  ASSERT_TRUE(RunChunk(request, limits, progress, &response).ok());
+  // Later chunks see a later clock: judged at their own time, s3's A/ETH and
+  // s4's would be past the limit as well.
+  for (int chunk = 0; chunk < 100 && !progress.finished(); ++chunk) {
+    ASSERT_TRUE(
+        RunChunk(request, limits, progress, &response, nullptr, kNow + absl::Seconds(7000)).ok());
+  }
+  ASSERT_TRUE(progress.finished());
+  EXPECT_EQ(response.items_deleted(), 4u);
+  EXPECT_EQ(response.items_kept(), 3u);
+  EXPECT_EQ(response.snapshots_deleted(), 1u);
+  EXPECT_EQ(Count("snapshot_items"), 4);
+  EXPECT_TRUE(HasSnapshot(s3_));
+}
+
+TEST_F(RetentionRepoTest, KeepLastIsFixedByTheFirstChunk) {
+  WriteHistory();
+  v1::PruneRequest request = PruneBy(0, 2, 0);
+  const PruneLimits limits{1};
+  PruneProgress progress;
+  v1::PruneResponse response;
+  ASSERT_TRUE(RunChunk(request, limits, progress, &response).ok());
+  // A newer snapshot written meanwhile does not push s3 out of the two newest
+  // for this prune.
+  v1::WriteSnapshotRequest s5 = Request("s5", Ago(50));
+  AddAmount(&s5, EvmId(1), kEth, "14");
+  WriteSnap(s5);
+  for (int chunk = 0; chunk < 100 && !progress.finished(); ++chunk) {
+    ASSERT_TRUE(RunChunk(request, limits, progress, &response).ok());
+  }
+  ASSERT_TRUE(progress.finished());
+  // As ByCountKeepsNewest: s1 and s2 pruned, s3 untouched.
+  EXPECT_EQ(response.items_deleted(), 3u);
+  EXPECT_EQ(response.items_kept(), 2u);
+  EXPECT_EQ(response.snapshots_deleted(), 1u);
+  EXPECT_EQ(Count("snapshot_items WHERE snapshot_id = " + s3_), 2);
+}
+
+TEST_F(RetentionRepoTest, PricesSpanningChunksKeepLatestPerPair) {
+  // Pairs sorting before and after each other, each with old prices, so the
+  // price cursor crosses pair boundaries inside and between chunks.
+  for (int i = 0; i < 4; ++i) {
+    AddPrice(kEth, "eur", Ago(1000 + i));
+    AddPrice(kEth, "usd", Ago(1000 + i));
+    AddPrice(kUsdc, "usd", Ago(1000 + i));
+  }
+  AddPrice(kEth, "usd", Ago(10));
+  const std::string before = LatestPrices();
+  std::vector<v1::PruneResponse> chunks;
+  v1::PruneResponse response = PruneOk(PruneBy(0, 0, 500), PruneLimits{2}, &chunks);
+  // ETH/eur and USDC/usd keep their latest (Ago(1000)); ETH/usd keeps Ago(10).
+  EXPECT_EQ(response.prices_deleted(), 3u + 4u + 3u);
+  EXPECT_EQ(Count("prices"), 3);
+  EXPECT_EQ(LatestPrices(), before);
+  for (const v1::PruneResponse& chunk : chunks) EXPECT_LE(chunk.prices_deleted(), 2u);
+}
+
+TEST_F(RetentionRepoTest, EveryChunkValidates) {
+  // A progress from a valid first chunk does not let an invalid request
+  // through later.
+  PruneProgress progress;
+  v1::PruneResponse response;
+  ASSERT_TRUE(RunChunk(PruneBy(0, 1, 0), PruneLimits{1}, progress, &response).ok());
+  EXPECT_EQ(RunChunk(PruneBy(0, 0, 0), PruneLimits{1}, progress, &response).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
