@@ -17,6 +17,7 @@
 
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/account_filters.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
@@ -25,8 +26,6 @@ namespace coffer::storage {
 namespace {
 
 constexpr size_t kMaxLabelBytes = 100;
-constexpr size_t kMaxTags = 16;
-constexpr size_t kMaxTagLength = 32;
 constexpr size_t kMaxAssetIds = 100;
 constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxPageSize = 1000;
@@ -39,17 +38,6 @@ v1::ChainKind ChainKindOf(absl::string_view chain_id) {
   return v1::CHAIN_KIND_UNSPECIFIED;
 }
 
-// [a-z0-9][a-z0-9_.-]{0,31}
-bool IsValidTag(absl::string_view tag) {
-  if (tag.empty() || tag.size() > kMaxTagLength) return false;
-  for (size_t i = 0; i < tag.size(); ++i) {
-    const char c = tag[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-  }
-  return true;
-}
-
 // The filters of a ListAccounts request in normal form: the page token is
 // bound to them.
 struct ListFilters {
@@ -58,24 +46,6 @@ struct ListFilters {
 
   std::string Fingerprint() const { return absl::StrCat(chain_id, "|", absl::StrJoin(tags, ",")); }
 };
-
-// Validated tags: sorted, without duplicates. `field` names them in errors.
-absl::StatusOr<std::vector<std::string>> NormalizeTags(
-    const google::protobuf::RepeatedPtrField<std::string>& tags, absl::string_view field) {
-  if (static_cast<size_t>(tags.size()) > kMaxTags) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", tags.size(), " tags, at most ", kMaxTags));
-  }
-  std::set<std::string> unique;
-  for (int i = 0; i < tags.size(); ++i) {
-    if (!IsValidTag(tags[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "[", i, "]: ", Quoted(tags[i]), " is not [a-z0-9][a-z0-9_.-]{0,31}"));
-    }
-    unique.insert(tags[i]);
-  }
-  return std::vector<std::string>(unique.begin(), unique.end());
-}
 
 // One AddAccounts item after validation.
 struct ValidAccount {
@@ -338,13 +308,7 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
                           v1::ListAccountsResponse* response) {
   response->Clear();
   ListFilters filters;
-  if (!request.chain_id().empty()) {
-    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(request.chain_id());
-    if (!chain_id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("chain_id: ", chain_id.status().message()));
-    }
-    filters.chain_id = chain_id->ToString();
-  }
+  ASSIGN_OR_RETURN(filters.chain_id, NormalizeChainFilter(request.chain_id(), "chain_id"));
   ASSIGN_OR_RETURN(filters.tags, NormalizeTags(request.tags(), "tags"));
   ASSIGN_OR_RETURN(const int32_t page_size,
                    PageSize(request.page(), kDefaultPageSize, kMaxPageSize));

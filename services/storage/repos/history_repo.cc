@@ -19,13 +19,15 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/storage/repos/digest.h"
+#include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/valuation.h"
 
 namespace coffer::storage {
 namespace {
 
-constexpr absl::string_view kPageTokenVersion = "history-v1";
+// Kind of GetBalanceHistory's page tokens (paging.h).
+constexpr absl::string_view kPageTokenKind = "history-v1";
 constexpr size_t kMaxQuoteCurrencyLength = 16;
 
 // The request, validated and normalized.
@@ -97,32 +99,25 @@ struct Cursor {
 };
 
 std::string EncodeToken(const std::string& fingerprint, const Cursor& cursor) {
-  const std::string nul(1, '\0');
-  std::string token =
-      absl::StrCat(kPageTokenVersion, nul, fingerprint, nul, cursor.taken_at, nul,
-                   cursor.snapshot_id, nul, cursor.account_id, nul, cursor.asset_id);
-  std::string encoded;
-  absl::WebSafeBase64Escape(token, &encoded);
-  return encoded;
+  return EncodePageToken(kPageTokenKind, fingerprint,
+                         {absl::StrCat(cursor.taken_at), absl::StrCat(cursor.snapshot_id),
+                          cursor.account_id, cursor.asset_id});
 }
 
 absl::StatusOr<std::optional<Cursor>> DecodeToken(absl::string_view page_token,
                                                   const std::string& fingerprint) {
-  if (page_token.empty()) return std::nullopt;
-  std::string decoded;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(page_token, &decoded)) {
-    parts = absl::StrSplit(decoded, absl::MaxSplits('\0', 5));
-  }
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> parts,
+      DecodePageToken(page_token, kPageTokenKind, fingerprint, 4, "GetBalanceHistory"));
+  if (parts.empty()) return std::nullopt;
   Cursor cursor;
-  if (parts.size() != 6 || parts[0] != kPageTokenVersion || parts[1] != fingerprint ||
-      !absl::SimpleAtoi(parts[2], &cursor.taken_at) ||
-      !absl::SimpleAtoi(parts[3], &cursor.snapshot_id)) {
+  if (!absl::SimpleAtoi(parts[0], &cursor.taken_at) ||
+      !absl::SimpleAtoi(parts[1], &cursor.snapshot_id)) {
     return absl::InvalidArgumentError(
-        "page.page_token: not a token of GetBalanceHistory with these fields");
+        "page.page_token: not a token of GetBalanceHistory with these filters");
   }
-  cursor.account_id = parts[4];
-  cursor.asset_id = parts[5];
+  cursor.account_id = std::move(parts[2]);
+  cursor.asset_id = std::move(parts[3]);
   return cursor;
 }
 

@@ -18,16 +18,13 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/account_filters.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
 #include "services/storage/repos/valuation.h"
 
 namespace coffer::storage {
 namespace {
-
-// As Account.tags: at most 16, each [a-z0-9][a-z0-9_.-]{0,31}.
-constexpr size_t kMaxTags = 16;
-constexpr size_t kMaxTagLength = 32;
 
 // Named ids bound into one run of the query; unused slots are bound NULL,
 // which matches nothing, so the text never depends on how many were named.
@@ -41,16 +38,6 @@ constexpr int kFirstNamedIdParam = 5;
 // Separates tags in the tag list; a valid tag never contains it.
 constexpr char kTagSeparator = '\n';
 
-bool IsValidTag(absl::string_view tag) {
-  if (tag.empty() || tag.size() > kMaxTagLength) return false;
-  for (size_t i = 0; i < tag.size(); ++i) {
-    const char c = tag[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-  }
-  return true;
-}
-
 // The request in normal form.
 struct PortfolioFilters {
   std::string quote_currency;
@@ -63,26 +50,8 @@ absl::StatusOr<PortfolioFilters> ParseFilters(const v1::GetPortfolioRequest& req
   PortfolioFilters filters;
   RETURN_IF_ERROR(ValidateQuoteCurrency(request.quote_currency(), "quote_currency"));
   filters.quote_currency = request.quote_currency();
-  if (!request.chain_id().empty()) {
-    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(request.chain_id());
-    if (!chain_id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("chain_id: ", chain_id.status().message()));
-    }
-    filters.chain_id = chain_id->ToString();
-  }
-  if (static_cast<size_t>(request.tags_size()) > kMaxTags) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tags: ", request.tags_size(), " tags, at most ", kMaxTags));
-  }
-  std::set<std::string> tags;
-  for (int i = 0; i < request.tags_size(); ++i) {
-    if (!IsValidTag(request.tags(i))) {
-      return absl::InvalidArgumentError(absl::StrCat("tags[", i, "]: ", Quoted(request.tags(i)),
-                                                     " is not [a-z0-9][a-z0-9_.-]{0,31}"));
-    }
-    tags.insert(request.tags(i));
-  }
-  filters.tags.assign(tags.begin(), tags.end());
+  ASSIGN_OR_RETURN(filters.chain_id, NormalizeChainFilter(request.chain_id(), "chain_id"));
+  ASSIGN_OR_RETURN(filters.tags, NormalizeTags(request.tags(), "tags"));
   if (static_cast<size_t>(request.account_ids_size()) > kMaxPortfolioAccountIds) {
     return absl::ResourceExhaustedError(absl::StrCat("account_ids: ", request.account_ids_size(),
                                                      " ids, at most ", kMaxPortfolioAccountIds));

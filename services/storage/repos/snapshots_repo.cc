@@ -22,6 +22,7 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/account_filters.h"
 #include "services/storage/repos/digest.h"
 #include "services/storage/repos/fence.h"
 #include "services/storage/repos/paging.h"
@@ -34,7 +35,6 @@ namespace coffer::storage {
 namespace {
 
 constexpr size_t kMaxIdempotencyKeyLength = 128;
-constexpr size_t kMaxTags = 16;
 constexpr absl::string_view kLatestTokenKind = "latest-v1";
 constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
@@ -460,25 +460,8 @@ absl::StatusOr<LatestFilters> ParseFilters(const v1::GetLatestBalancesRequest& r
     }
     filters.asset_ids.insert(*std::move(id));
   }
-  if (!request.chain_id().empty()) {
-    absl::StatusOr<chain::ChainId> chain_id = chain::ParseChainId(request.chain_id());
-    if (!chain_id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("chain_id: ", chain_id.status().message()));
-    }
-    filters.chain_id = chain_id->ToString();
-  }
-  if (static_cast<size_t>(request.tags_size()) > kMaxTags) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tags: ", request.tags_size(), " tags, at most ", kMaxTags));
-  }
-  std::set<std::string> tags;
-  for (int i = 0; i < request.tags_size(); ++i) {
-    if (request.tags(i).empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("tags[", i, "]: empty"));
-    }
-    tags.insert(request.tags(i));
-  }
-  filters.tags.assign(tags.begin(), tags.end());
+  ASSIGN_OR_RETURN(filters.chain_id, NormalizeChainFilter(request.chain_id(), "chain_id"));
+  ASSIGN_OR_RETURN(filters.tags, NormalizeTags(request.tags(), "tags"));
   filters.exclude_zero = request.exclude_zero();
   return filters;
 }
@@ -650,10 +633,6 @@ absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesR
   const std::string after_asset = cursor.empty() ? std::string() : cursor[1];
 
   response->Clear();
-  for (const std::string& tag : filters.tags) {
-    // No stored tag holds the separator, so no account has this one.
-    if (tag.find(kTagSeparator) != std::string::npos) return absl::OkStatus();
-  }
   // Named ids (registered or not) are narrowed by chain here, by their
   // spelling; tags are checked in the query.
   std::vector<std::string> named;

@@ -18,6 +18,7 @@
 
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
+#include "services/storage/repos/account_filters.h"
 #include "services/storage/repos/fence.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
@@ -57,17 +58,6 @@ bool IsValidTaskId(absl::string_view id) {
     const char c = id[i];
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (!alnum && (i == 0 || c != '-')) return false;
-  }
-  return true;
-}
-
-// As accounts_repo: [a-z0-9][a-z0-9_.-]{0,31}
-bool IsValidTag(absl::string_view tag) {
-  if (tag.empty() || tag.size() > 32) return false;
-  for (size_t i = 0; i < tag.size(); ++i) {
-    const char c = tag[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
   }
   return true;
 }
@@ -123,16 +113,8 @@ absl::Status ValidateSchedule(const v1::Task& task, const std::string& field) {
 
 absl::Status ValidateRefreshBalances(const v1::RefreshBalancesParams& params,
                                      const std::string& field) {
-  if (!params.chain_id().empty()) {
-    absl::StatusOr<chain::ChainId> chain = chain::ParseChainId(params.chain_id());
-    if (!chain.ok()) return Invalid(field + ".chain_id", chain.status().message());
-  }
-  for (int i = 0; i < params.tags_size(); ++i) {
-    if (!IsValidTag(params.tags(i))) {
-      return Invalid(absl::StrCat(field, ".tags[", i, "]"),
-                     absl::StrCat(Quoted(params.tags(i)), " is not a tag"));
-    }
-  }
+  RETURN_IF_ERROR(NormalizeChainFilter(params.chain_id(), field + ".chain_id").status());
+  RETURN_IF_ERROR(NormalizeTags(params.tags(), field + ".tags").status());
   if (params.batch_size() > kMaxTaskBatchSize) {
     return Invalid(field + ".batch_size",
                    absl::StrCat(params.batch_size(), ", at most ", kMaxTaskBatchSize));

@@ -575,10 +575,14 @@ TEST_F(LatestBalancesTest, TagsAndChainPage) {
   chain.set_chain_id("eip155:1");
   chain.mutable_page()->set_page_size(2);
   EXPECT_EQ(AllPages(chain).size(), 7u);
-  // A tag no account can have (stored tags never hold a newline).
+  // A tag no account can have is refused by name, as AddAccounts would
+  // refuse it, rather than answering an empty page.
   v1::GetLatestBalancesRequest odd;
   odd.add_tags("hot\ncold");
-  EXPECT_EQ(AllPages(odd), std::vector<std::string>{});
+  v1::GetLatestBalancesResponse odd_response;
+  absl::Status refused = Latest(odd, &odd_response);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("tags[0]"), absl::string_view::npos) << refused;
 }
 
 // Not run by default: fills 10k accounts x 3 assets over ~1M snapshot items
