@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 
 #include "coffer/v1/admin.grpc.pb.h"
+#include "services/storage/schema/schema.h"
 #include "tests/integration/integration_test_base.h"
 
 namespace coffer::testing {
@@ -43,7 +44,7 @@ TEST_F(StorageDatabaseTest, DevelopmentKeyIsGeneratedAndReused) {
     ASSERT_TRUE(WaitForHealth(**storage, "SERVING")) << (*storage)->Log();
     auto details = Details(**storage);
     EXPECT_EQ(details["database"], "data/coffer.db");
-    EXPECT_EQ(details["schema_version"], "1");
+    EXPECT_EQ(details["schema_version"], std::to_string(storage::Migrations().back().version));
     if (start == 0) {
       EXPECT_NE((*storage)->Log().find("DEVELOPMENT KEY"), std::string::npos) << (*storage)->Log();
     }

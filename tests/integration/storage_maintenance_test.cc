@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 
 #include "coffer/v1/storage.grpc.pb.h"
+#include "services/storage/schema/schema.h"
 #include "tests/integration/integration_test_base.h"
 #include "tests/services/storage/db/sqlcipher_test_util.h"
 
@@ -111,7 +112,7 @@ TEST_F(StorageMaintenanceTest, BackupStreamsProgressAndWritesAnEncryptedComplete
   EXPECT_EQ(result.path(),
             std::filesystem::absolute(dir_ + "/data/backups/nightly/first.db").string());
   EXPECT_GT(result.size_bytes(), 0u);
-  EXPECT_EQ(result.schema_version(), 1u);
+  EXPECT_EQ(result.schema_version(), static_cast<uint32_t>(storage::Migrations().back().version));
   for (size_t i = 0; i + 1 < backup.messages.size(); ++i) {
     EXPECT_EQ(backup.messages[i].progress().unit(), "pages");
     EXPECT_LE(backup.messages[i].progress().done(), backup.messages[i].progress().total());

@@ -32,6 +32,12 @@ struct OpenOptions {
   // PRAGMA synchronous=FULL instead of NORMAL: also survives power loss (an
   // fsync of the WAL on every commit). See Connection.
   bool sync_every_commit = false;
+  // Page cache of this connection, in KiB (PRAGMA cache_size = -N). SQLite's
+  // default, 2 MiB, is far too small for SQLCipher: every page that falls
+  // out of the cache is decrypted again on its next read, and a write
+  // transaction whose dirty pages exceed the cache spills them (encrypting)
+  // before its commit, to read (decrypt) and write them again later.
+  int cache_kib = 32 * 1024;
 };
 
 class Connection;

@@ -11,8 +11,11 @@
 #define COFFER_SERVICES_STORAGE_REPOS_HISTORY_REPO_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 #include "coffer/v1/storage.pb.h"
 #include "services/storage/db/connection_pool.h"
@@ -33,10 +36,13 @@ inline constexpr int32_t kMaxHistoryPageSize = 10000;
 //   decimals among them) and failed_accounts counting the others; error
 //   (that of the first failed account by account_id) and no amount only when
 //   every item failed. Paged by snapshot.
-// * Reads go through snapshot_items_by_account_asset_time (account given)
-//   or snapshot_items_by_asset_time (asset only), a range on taken_at, and
-//   keyset paging; with account_id alone every item of the account in the
-//   range is sorted by taken_at, since the index orders by asset first.
+// * Reads go through snapshot_items_by_account_time (account given; an
+//   asset_id is checked on the account's rows in passing) or
+//   snapshot_items_by_asset_time (asset only), a range on taken_at starting
+//   at the page token's position, and keyset paging. With an account the
+//   index is in the query's order, so a page reads about as far as the page
+//   goes (times the account's assets when one asset is asked for); with an
+//   asset alone only the items of one taken_at are sorted.
 // * INVALID_ARGUMENT naming the field: neither id, a malformed id, a time
 //   out of range, sum_accounts with account_id or without asset_id, a
 //   malformed quote_currency, a negative page size, a page token not given
@@ -50,6 +56,12 @@ inline constexpr int32_t kMaxHistoryPageSize = 10000;
 [[nodiscard]] absl::Status GetBalanceHistory(db::ReadContext& tx,
                                              const v1::GetBalanceHistoryRequest& request,
                                              v1::GetBalanceHistoryResponse* response);
+
+// The EXPLAIN QUERY PLAN detail lines of the query GetBalanceHistory runs for
+// `request` (its filters, and whether its page token carries a cursor):
+// what tests check to keep every filter shape indexed and unsorted.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ExplainBalanceHistory(
+    db::ReadContext& tx, const v1::GetBalanceHistoryRequest& request);
 
 }  // namespace coffer::storage
 

@@ -23,9 +23,12 @@ namespace {
 #define COFFER_PRUNED_SNAPSHOT_IDS \
   "(SELECT snapshot_id FROM snapshots WHERE " COFFER_PRUNED_SNAPSHOT ")"
 // The snapshot_items row at hand is a latest reading or a last known value.
-#define COFFER_ITEM_REFERENCED                                                           \
-  "(EXISTS (SELECT 1 FROM latest_balances WHERE last_item_id = snapshot_items.item_id) " \
-  "OR EXISTS (SELECT 1 FROM latest_balances WHERE value_item_id = snapshot_items.item_id))"
+// Only its own (account, asset) row of latest_balances can refer to it, so
+// one lookup by that row's key answers, with no index on the item ids.
+#define COFFER_ITEM_REFERENCED                                               \
+  "EXISTS (SELECT 1 FROM latest_balances AS lb WHERE lb.account_id = "       \
+  "snapshot_items.account_id AND lb.asset_id = snapshot_items.asset_id AND " \
+  "(lb.last_item_id = snapshot_items.item_id OR lb.value_item_id = snapshot_items.item_id))"
 // The prices row at hand is older than ?1 and not its pair's latest (found
 // by one step back through the key).
 #define COFFER_PRUNED_PRICE                                                           \

@@ -1,5 +1,6 @@
 #include "common/chain/amount.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,155 @@ TEST(AmountTest, AddAmounts) {
   absl::StatusOr<DecimalAmount> wide = AddAmounts({std::string(kMaxUint256), 0}, {"1", 255});
   ASSERT_TRUE(wide.ok());
   EXPECT_EQ(wide->units.size(), 78u + 255u);
+}
+
+TEST(AmountTest, MultiplyAmounts) {
+  struct Case {
+    DecimalAmount a, b;
+    uint32_t max_decimals;
+    DecimalAmount product;
+  };
+  const std::string max(kMaxUint256);
+  for (const Case& c : std::vector<Case>{
+           // 1.5 x 0.25 = 0.375, toward zero at 2 and 0 decimals.
+           {{"15", 1}, {"25", 2}, 2, {"37", 2}},
+           {{"15", 1}, {"25", 2}, 3, {"375", 3}},
+           {{"15", 1}, {"25", 2}, 0, {"0", 0}},
+           {{"19", 1}, {"1", 0}, 0, {"1", 0}},
+           {{"0", 0}, {"5", 18}, 18, {"0", 18}},
+           {{"0", 30}, {"0", 30}, 18, {"0", 18}},
+           // Everything dropped: 10^-36 and 25 x 10^-510 toward zero.
+           {{"1", 18}, {"1", 18}, 18, {"0", 18}},
+           {{"5", 255}, {"5", 255}, 18, {"0", 18}},
+           // Fewer decimals than the limit are kept as they are.
+           {{"7", 3}, {"3", 0}, 255, {"21", 3}},
+           // 1.5 ETH at 3456.78: 5185.17 at 18 decimals.
+           {{"1500000000000000000", 18}, {"345678", 2}, 18, {"5185170000000000000000", 18}},
+           {{max, 18},
+            {"345678", 2},
+            18,
+            {"400267778233769878016291709558332186109026617592492988960316187246873948276734509",
+             18}},
+           {{max, 0},
+            {max, 0},
+            18,
+            {"13407807929942597099574024998205846127479365820592393377723561443721764030073315"
+             "392623399665776056285720014482370779510884422601683867654778417822746804225",
+             0}},
+           {{max, 18},
+            {max, 18},
+            18,
+            {"13407807929942597099574024998205846127479365820592393377723561443721764030073315"
+             "392623399665776056285720014482370779510884422601683867654",
+             18}},
+           // Limb boundaries (10^9) and carries across them.
+           {{"999999999", 0}, {"999999999", 0}, 0, {"999999998000000001", 0}},
+           {{"1000000000", 0}, {"1000000000", 0}, 0, {"1000000000000000000", 0}},
+           {{"123456789012345678901234567890", 0},
+            {"987654321098765432109876543210", 0},
+            0,
+            {"121932631137021795226185032733622923332237463801111263526900", 0}},
+       }) {
+    absl::StatusOr<DecimalAmount> product = MultiplyAmounts(c.a, c.b, c.max_decimals);
+    ASSERT_TRUE(product.ok()) << product.status();
+    EXPECT_EQ(*product, c.product) << c.a.units << "/" << c.a.decimals << " x " << c.b.units << "/"
+                                   << c.b.decimals << " at " << c.max_decimals;
+    // Multiplication commutes, rounding included.
+    EXPECT_EQ(*MultiplyAmounts(c.b, c.a, c.max_decimals), c.product);
+  }
+  EXPECT_EQ(
+      *FormatUnits(MultiplyAmounts({"1500000000000000000", 18}, {"345678", 2}, 18)->units, 18),
+      "5185.17");
+}
+
+// The schoolbook digit product a reference for random operands of every
+// length around the limb size.
+std::string NaiveProduct(const std::string& a, const std::string& b) {
+  std::vector<int> digits(a.size() + b.size(), 0);
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t j = 0; j < b.size(); ++j) {
+      digits[i + j + 1] += (a[i] - '0') * (b[j] - '0');
+    }
+  }
+  for (size_t k = digits.size() - 1; k > 0; --k) {
+    digits[k - 1] += digits[k] / 10;
+    digits[k] %= 10;
+  }
+  std::string out;
+  for (int d : digits) {
+    if (out.empty() && d == 0) continue;
+    out.push_back(static_cast<char>('0' + d));
+  }
+  return out.empty() ? "0" : out;
+}
+
+TEST(AmountTest, MultiplyMatchesNaiveProduct) {
+  std::mt19937 random(7);
+  auto number = [&](size_t length) {
+    std::string digits(1, static_cast<char>('1' + random() % 9));
+    while (digits.size() < length) digits.push_back(static_cast<char>('0' + random() % 10));
+    return digits;
+  };
+  for (size_t la : {1, 8, 9, 10, 17, 18, 19, 40, 78, 160}) {
+    for (size_t lb : {1, 9, 10, 27, 78}) {
+      const std::string a = number(la);
+      const std::string b = number(lb);
+      absl::StatusOr<DecimalAmount> product = MultiplyAmounts({a, 0}, {b, 0}, 0);
+      ASSERT_TRUE(product.ok()) << product.status();
+      EXPECT_EQ(product->units, NaiveProduct(a, b)) << a << " x " << b;
+    }
+  }
+}
+
+TEST(AmountTest, MultiplyLimits) {
+  EXPECT_FALSE(MultiplyAmounts({"01", 0}, {"1", 0}, 0).ok());
+  EXPECT_FALSE(MultiplyAmounts({"1", 0}, {"-1", 0}, 0).ok());
+  EXPECT_FALSE(MultiplyAmounts({"1", 256}, {"1", 0}, 0).ok());
+  EXPECT_EQ(MultiplyAmounts({"1", 0}, {"1", 0}, 256).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Two 700-digit operands: a product of 1,399 digits is past the limit,
+  // unless rounding brings it back under.
+  const std::string big = "1" + std::string(699, '0');
+  EXPECT_EQ(MultiplyAmounts({big, 0}, {big, 0}, 0).status().code(), absl::StatusCode::kOutOfRange);
+  absl::StatusOr<DecimalAmount> rounded = MultiplyAmounts({big, 255}, {big, 255}, 0);
+  ASSERT_TRUE(rounded.ok()) << rounded.status();
+  EXPECT_EQ(*rounded, (DecimalAmount{"1" + std::string(1398 - 510, '0'), 0}));
+  const std::string longest = "1" + std::string(kMaxArithmeticDigits - 1, '0');
+  EXPECT_TRUE(MultiplyAmounts({longest, 0}, {"1", 0}, 0).ok());
+  EXPECT_FALSE(MultiplyAmounts({longest + "0", 0}, {"1", 0}, 0).ok());
+}
+
+TEST(AmountTest, CompareAmounts) {
+  EXPECT_EQ(CompareAmounts({"10", 1}, {"1", 0}), 0);
+  EXPECT_EQ(CompareAmounts({"0", 0}, {"0", 255}), 0);
+  EXPECT_LT(CompareAmounts({"0", 0}, {"1", 255}), 0);
+  EXPECT_GT(CompareAmounts({"1", 255}, {"0", 0}), 0);
+  EXPECT_LT(CompareAmounts({"999", 3}, {"1", 0}), 0);
+  EXPECT_GT(CompareAmounts({"1001", 3}, {"1", 0}), 0);
+  EXPECT_GT(CompareAmounts({"19", 0}, {"2", 0}), 0);
+  EXPECT_GT(CompareAmounts({std::string(kMaxUint256), 0}, {std::string(kMaxUint256), 18}), 0);
+  EXPECT_LT(CompareAmounts({"5185170000000000000000", 18}, {"5185170000000000000001", 18}), 0);
+}
+
+TEST(AmountTest, AmountRatio) {
+  EXPECT_DOUBLE_EQ(*AmountRatio({"1", 0}, {"4", 0}), 0.25);
+  EXPECT_DOUBLE_EQ(*AmountRatio({"25", 2}, {"1", 0}), 0.25);
+  EXPECT_DOUBLE_EQ(*AmountRatio({"3", 0}, {"1", 0}), 3.0);
+  EXPECT_EQ(*AmountRatio({"10", 1}, {"1", 0}), 1.0);
+  EXPECT_EQ(*AmountRatio({"0", 0}, {"1", 0}), 0.0);
+  EXPECT_EQ(*AmountRatio({"1", 0}, {"0", 0}), 0.0);
+  // Lengths and scales far past a double's 17 digits.
+  const std::string max(kMaxUint256);
+  EXPECT_DOUBLE_EQ(*AmountRatio({max, 18}, {max + "0", 18}), 0.1);
+  EXPECT_NEAR(*AmountRatio({"1", 255}, {"1", 0}), 1e-255, 1e-268);
+  EXPECT_DOUBLE_EQ(*AmountRatio({"1", 0}, {"3", 0}), 1.0 / 3.0);
+  // Nearly equal: never above 1 for a smaller numerator, never below 1
+  // for a larger one.
+  const std::string almost = max.substr(0, max.size() - 1) + "4";
+  EXPECT_LE(*AmountRatio({almost, 0}, {max, 0}), 1.0);
+  EXPECT_GE(*AmountRatio({max, 0}, {almost, 0}), 1.0);
+  EXPECT_FALSE(AmountRatio({"-1", 0}, {"1", 0}).ok());
+  EXPECT_FALSE(AmountRatio({"1", 0}, {"1", 256}).ok());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <random>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 
 #include "services/storage/db/connection.h"
@@ -299,6 +301,140 @@ TEST_F(HistoryRepoTest, ValuesPointsAtThePriceOfTheirTime) {
   for (const v1::BalancePoint& point : All(sum, 100)) EXPECT_FALSE(point.has_value());
   sum.set_quote_currency("gbp");
   for (const v1::BalancePoint& point : All(sum, 100)) EXPECT_FALSE(point.has_value());
+}
+
+// Ties on taken_at (two snapshots taken at once) across pages of every size,
+// in both directions, with a time range: each page starts right after the
+// previous one's last point, whichever bound the token narrows.
+TEST_F(HistoryRepoTest, PagesOfOneAccountResumeAtTheirCursor) {
+  AddIds({EvmId(1), EvmId(2)});
+  // Snapshots 1 and 2 at t0, 3 and 4 at t0+10, 5 at t0+20; account 2 has
+  // items too, which an account's history must skip.
+  const std::vector<std::pair<const char*, int64_t>> snapshots = {
+      {"a", t0_}, {"b", t0_}, {"c", t0_ + 10}, {"d", t0_ + 10}, {"e", t0_ + 20}};
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    v1::WriteSnapshotRequest request = Request(snapshots[i].first, snapshots[i].second);
+    AddAmount(&request, EvmId(1), kEth, absl::StrCat(10 + i));
+    AddAmount(&request, EvmId(1), kUsdc, absl::StrCat(20 + i), 6);
+    AddAmount(&request, EvmId(2), kEth, absl::StrCat(30 + i));
+    WriteSnap(request);
+  }
+  // "taken_at snapshot asset units" of each point.
+  auto keys = [](const std::vector<v1::BalancePoint>& points) {
+    std::vector<std::string> keys;
+    for (const v1::BalancePoint& point : points) {
+      EXPECT_EQ(point.account_id(), EvmId(1));
+      keys.push_back(absl::StrCat(point.taken_at().seconds(), " ", point.snapshot_id(), " ",
+                                  point.asset_id() == kEth ? "eth" : "usdc", " ",
+                                  point.amount().units()));
+    }
+    return keys;
+  };
+  v1::GetBalanceHistoryRequest request;
+  request.set_account_id(EvmId(1));
+  std::vector<std::string> oldest_first;
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    // Within a snapshot, erc20 (usdc) sorts before slip44 (eth).
+    oldest_first.push_back(absl::StrCat(snapshots[i].second, " ", i + 1, " usdc ", 20 + i));
+    oldest_first.push_back(absl::StrCat(snapshots[i].second, " ", i + 1, " eth ", 10 + i));
+  }
+  const std::vector<std::string> newest_first(oldest_first.rbegin(), oldest_first.rend());
+  for (int32_t page_size : {1, 2, 3, 100}) {
+    SCOPED_TRACE(absl::StrCat("page size ", page_size));
+    request.set_newest_first(false);
+    EXPECT_EQ(keys(All(request, page_size)), oldest_first);
+    request.set_newest_first(true);
+    EXPECT_EQ(keys(All(request, page_size)), newest_first);
+
+    // [t0+10, t0+20): snapshots 3 and 4 only.
+    v1::GetBalanceHistoryRequest range = request;
+    range.mutable_start_time()->set_seconds(t0_ + 10);
+    range.mutable_end_time()->set_seconds(t0_ + 20);
+    const std::vector<std::string> middle(oldest_first.begin() + 4, oldest_first.begin() + 8);
+    range.set_newest_first(false);
+    EXPECT_EQ(keys(All(range, page_size)), middle);
+    range.set_newest_first(true);
+    EXPECT_EQ(keys(All(range, page_size)),
+              std::vector<std::string>(middle.rbegin(), middle.rend()));
+
+    // One asset: the account's other asset is passed over, not returned.
+    v1::GetBalanceHistoryRequest eth = request;
+    eth.set_asset_id(kEth);
+    std::vector<std::string> eth_oldest_first;
+    for (const std::string& key : oldest_first) {
+      if (absl::StrContains(key, " eth ")) eth_oldest_first.push_back(key);
+    }
+    eth.set_newest_first(false);
+    EXPECT_EQ(keys(All(eth, page_size)), eth_oldest_first);
+    eth.set_newest_first(true);
+    EXPECT_EQ(keys(All(eth, page_size)),
+              std::vector<std::string>(eth_oldest_first.rbegin(), eth_oldest_first.rend()));
+  }
+}
+
+// The plan of every filter shape, both directions, first page and after a
+// cursor. An account's history (with or without an asset) must read
+// snapshot_items_by_account_time in the query's order with no sort at all:
+// a sort reads every row of the range before the first point. An asset's
+// history sorts at most the items of one taken_at, never the whole range.
+TEST_F(HistoryRepoTest, EveryFilterShapeReadsItsIndexInOrder) {
+  WriteThree();
+  struct Shape {
+    const char* name;
+    std::string account_id;
+    std::string asset_id;
+    bool sum_accounts;
+    const char* must_search;
+  };
+  const char* const by_account =
+      "SEARCH TABLE snapshot_items USING INDEX snapshot_items_by_account_time (account_id=? AND "
+      "taken_at>? AND taken_at<?)";
+  const char* const by_asset =
+      "SEARCH TABLE snapshot_items USING INDEX snapshot_items_by_asset_time (asset_id=? AND "
+      "taken_at>? AND taken_at<?)";
+  const std::vector<Shape> shapes = {
+      {"account", EvmId(1), "", false, by_account},
+      {"account and asset", EvmId(1), kEth, false, by_account},
+      {"asset", "", kEth, false, by_asset},
+      {"asset summed", "", kEth, true, by_asset},
+  };
+  for (const Shape& shape : shapes) {
+    for (bool newest_first : {false, true}) {
+      for (bool after_cursor : {false, true}) {
+        SCOPED_TRACE(absl::StrCat(shape.name, newest_first ? ", newest first" : "",
+                                  after_cursor ? ", after a cursor" : ""));
+        v1::GetBalanceHistoryRequest request;
+        request.set_account_id(shape.account_id);
+        request.set_asset_id(shape.asset_id);
+        request.set_sum_accounts(shape.sum_accounts);
+        request.set_newest_first(newest_first);
+        request.mutable_start_time()->set_seconds(t0_);
+        if (after_cursor) {
+          request.mutable_page()->set_page_size(1);
+          v1::GetBalanceHistoryResponse response;
+          ASSERT_TRUE(History(request, &response).ok());
+          ASSERT_FALSE(response.page().next_page_token().empty());
+          request.mutable_page()->set_page_token(response.page().next_page_token());
+        }
+        std::vector<std::string> plan;
+        absl::Status status = Read([&](db::ReadContext& tx) -> absl::Status {
+          absl::StatusOr<std::vector<std::string>> lines = ExplainBalanceHistory(tx, request);
+          if (!lines.ok()) return lines.status();
+          plan = *std::move(lines);
+          return absl::OkStatus();
+        });
+        ASSERT_TRUE(status.ok()) << status;
+        const std::string text = absl::StrJoin(plan, "\n");
+        EXPECT_TRUE(std::find(plan.begin(), plan.end(), shape.must_search) != plan.end()) << text;
+        for (const std::string& line : plan) {
+          EXPECT_FALSE(absl::StartsWith(line, "USE TEMP B-TREE FOR ORDER BY")) << text;
+          if (!shape.account_id.empty()) {
+            EXPECT_FALSE(absl::StrContains(line, "TEMP B-TREE")) << text;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

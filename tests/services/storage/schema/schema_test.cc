@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -147,27 +148,53 @@ TEST_F(SchemaTest, ForeignKeysAndUniquenessHold) {
                   .ok());
 }
 
-TEST_F(SchemaTest, LatestBalancesPinTheItemsTheyNeed) {
-  ASSERT_TRUE(
-      Run("INSERT INTO snapshots (snapshot_id, idempotency_key, content_hash, taken_at,"
-          " written_at) VALUES (1, 'k', x'00', 10, 11);"
-          "INSERT INTO snapshot_items (item_id, snapshot_id, account_id, asset_id, taken_at,"
-          " units, decimals) VALUES (7, 1, 'a', 'x', 10, '5', 18);"
-          "INSERT INTO latest_balances (account_id, asset_id, last_item_id, last_attempt_at,"
-          " value_item_id, value_snapshot_id, units, decimals, as_of)"
-          " VALUES ('a', 'x', 7, 10, 7, 1, '5', 18, 10)")
-          .ok());
-  EXPECT_FALSE(Run("DELETE FROM snapshot_items WHERE item_id = 7").ok());
-  EXPECT_FALSE(Run("DELETE FROM snapshots WHERE snapshot_id = 1").ok());
+// Version 3: writing a snapshot rewrites one latest_balances row per item,
+// and nothing more: no foreign keys to snapshot_items and no item-id indexes
+// to maintain with it. The items latest balances need are kept by Prune and
+// RemoveAccounts instead (retention_repo_test, accounts_repo_test).
+TEST_F(SchemaTest, LatestBalancesCarryNoItemReferences) {
+  EXPECT_EQ(Rows(*connection_, "PRAGMA foreign_key_list(latest_balances)"), "");
+  EXPECT_EQ(Rows(*connection_,
+                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                 "'latest_balances' AND sql IS NOT NULL ORDER BY name"),
+            "latest_balances_by_asset\n");
+  // Still one row per (account, asset), checked by the table itself.
+  ASSERT_TRUE(Run("INSERT INTO latest_balances (account_id, asset_id, last_item_id,"
+                  " last_attempt_at) VALUES ('a', 'x', 7, 10)")
+                  .ok());
+  EXPECT_FALSE(Run("INSERT INTO latest_balances (account_id, asset_id, last_item_id,"
+                   " last_attempt_at) VALUES ('a', 'x', 8, 11)")
+                   .ok());
+  EXPECT_FALSE(Run("UPDATE latest_balances SET units = '5'").ok());  // value needs all its parts
 }
 
 TEST_F(SchemaTest, HistoryQueriesUseTheirIndexes) {
-  const std::string account_plan =
-      Rows(*connection_,
-           "EXPLAIN QUERY PLAN SELECT units FROM snapshot_items WHERE account_id = 'a' AND"
-           " asset_id = 'x' AND taken_at >= 1 AND taken_at < 9 ORDER BY taken_at");
-  EXPECT_NE(account_plan.find("snapshot_items_by_account_asset_time"), std::string::npos)
-      << account_plan;
+  // An account's history, all assets or one, in the order GetBalanceHistory
+  // reads it: from the index, without a sort of the account's whole range.
+  for (const char* asset : {"", " AND asset_id = 'x'"}) {
+    for (const char* dir : {"", " DESC"}) {
+      const std::string account_plan = Rows(
+          *connection_,
+          absl::StrCat("EXPLAIN QUERY PLAN SELECT units FROM snapshot_items WHERE account_id = 'a'",
+                       asset, " AND taken_at >= 1 AND taken_at < 9 ORDER BY taken_at", dir,
+                       ", snapshot_id", dir, ", account_id", dir, ", asset_id", dir));
+      EXPECT_NE(account_plan.find("USING INDEX snapshot_items_by_account_time (account_id=? AND "
+                                  "taken_at>? AND taken_at<?)"),
+                std::string::npos)
+          << account_plan;
+      EXPECT_EQ(account_plan.find("TEMP B-TREE"), std::string::npos) << account_plan;
+    }
+  }
+  // RemoveAccounts with delete_history.
+  const std::string delete_plan =
+      Rows(*connection_, "EXPLAIN QUERY PLAN DELETE FROM snapshot_items WHERE account_id = 'a'");
+  EXPECT_NE(delete_plan.find("INDEX snapshot_items_by_account_time (account_id=?)"),
+            std::string::npos)
+      << delete_plan;
+  EXPECT_EQ(Rows(*connection_,
+                 "SELECT count(*) FROM sqlite_master WHERE name = "
+                 "'snapshot_items_by_account_asset_time'"),
+            "0\n");
   const std::string asset_plan =
       Rows(*connection_,
            "EXPLAIN QUERY PLAN SELECT units FROM snapshot_items WHERE asset_id = 'x' AND"
@@ -177,6 +204,122 @@ TEST_F(SchemaTest, HistoryQueriesUseTheirIndexes) {
       *connection_,
       "EXPLAIN QUERY PLAN SELECT run_id FROM runs WHERE task_id = 't' ORDER BY started_at DESC");
   EXPECT_NE(runs_plan.find("runs_by_task_started"), std::string::npos) << runs_plan;
+}
+
+// Rows a version-1 database holds, in the tables version 1 has: the ones
+// later migrations must carry over.
+constexpr char kVersion1Rows[] =
+    "INSERT INTO accounts VALUES ('eip155:1:0xA', 'eip155:1', '0xA', 'cold', 1, 1);"
+    "INSERT INTO account_tags VALUES ('eip155:1:0xA', 'ledger');"
+    "INSERT INTO snapshots (snapshot_id, idempotency_key, content_hash, taken_at, written_at,"
+    " items) VALUES (1, 'k1', x'01', 10, 11, 2), (2, 'k2', x'02', 20, 21, 2);"
+    "INSERT INTO snapshot_items (item_id, snapshot_id, account_id, asset_id, taken_at, units,"
+    " decimals, error_code, error_message, error_upstream) VALUES"
+    " (1, 1, 'eip155:1:0xA', 'x', 10, '5', 18, NULL, NULL, NULL),"
+    " (2, 1, 'eip155:1:0xA', 'y', 10, '7', 6, NULL, NULL, NULL),"
+    " (3, 2, 'eip155:1:0xA', 'x', 20, NULL, NULL, 14, 'down', 'rpc-1'),"
+    " (4, 2, 'eip155:1:0xA', 'y', 20, '8', 6, NULL, NULL, NULL);"
+    "INSERT INTO latest_balances (account_id, asset_id, last_item_id, last_attempt_at,"
+    " value_item_id, value_snapshot_id, units, decimals, as_of, error_code, error_message)"
+    " VALUES ('eip155:1:0xA', 'x', 3, 20, 1, 1, '5', 18, 10, 14, 'down'),"
+    " ('eip155:1:0xA', 'y', 4, 20, 4, 2, '8', 6, 20, NULL, NULL);"
+    "INSERT INTO prices VALUES ('x', 'usd', 10, '3000', 0, 'feed', 11)";
+
+// What the version-1 rows read back as.
+std::string Version1Contents(db::Connection& connection) {
+  return absl::StrCat(
+      Rows(connection, "SELECT * FROM accounts"), Rows(connection, "SELECT * FROM account_tags"),
+      Rows(connection, "SELECT * FROM snapshots ORDER BY snapshot_id"),
+      Rows(connection, "SELECT * FROM snapshot_items ORDER BY item_id"),
+      Rows(connection, "SELECT * FROM latest_balances ORDER BY account_id, asset_id"),
+      Rows(connection, "SELECT * FROM prices"));
+}
+
+// Every table and index definition but the migrations' own bookkeeping.
+std::string SchemaOf(db::Connection& connection) {
+  return Rows(connection,
+              "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE "
+              "'schema_migrations%' ORDER BY type, name");
+}
+
+TEST_F(SchemaTest, UpgradesEveryOlderVersionKeepingItsRows) {
+  const std::string fresh_schema = SchemaOf(*connection_);
+  for (size_t from = 1; from < Migrations().size(); ++from) {
+    SCOPED_TRACE(absl::StrCat("from version ", from));
+    const std::string path = FreshPath(absl::StrCat("schema_upgrade_from_", from, ".db"));
+    unlink(db::PreMigrationBackupPath(path, static_cast<int>(from)).c_str());
+    const std::string key = RandomKeyHex();
+    std::string before;
+    {
+      absl::StatusOr<std::unique_ptr<db::Connection>> old =
+          db::Connection::Open(path, db::SecretString(std::string(key)), {});
+      ASSERT_TRUE(old.ok()) << old.status();
+      ASSERT_TRUE(
+          db::ApplyMigrations((*old)->raw(), path, key, Migrations().subspan(0, from)).ok());
+      ASSERT_TRUE((*old)->Execute(kVersion1Rows).ok());
+      before = Version1Contents(**old);
+      ASSERT_NE(before, "");
+    }
+
+    absl::StatusOr<std::unique_ptr<db::Connection>> upgraded =
+        db::Connection::Open(path, db::SecretString(std::string(key)), {});
+    ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+    const absl::Status status = db::ApplyMigrations((*upgraded)->raw(), path, key, Migrations());
+    ASSERT_TRUE(status.ok()) << status;
+
+    absl::StatusOr<int> version = db::SchemaVersion((*upgraded)->raw());
+    ASSERT_TRUE(version.ok()) << version.status();
+    EXPECT_EQ(*version, static_cast<int>(Migrations().size()));
+    EXPECT_EQ(Version1Contents(**upgraded), before);
+    // The same tables and indexes as a database created at the latest version.
+    EXPECT_EQ(SchemaOf(**upgraded), fresh_schema);
+    EXPECT_EQ(Rows(**upgraded, "PRAGMA integrity_check"), "ok\n");
+    EXPECT_EQ(Rows(**upgraded, "PRAGMA foreign_key_check"), "");
+    EXPECT_TRUE(
+        absl::StrContains(Rows(**upgraded,
+                               "EXPLAIN QUERY PLAN SELECT item_id FROM snapshot_items WHERE "
+                               "account_id = 'eip155:1:0xA' ORDER BY taken_at, snapshot_id"),
+                          "snapshot_items_by_account_time"));
+    // The new index holds the old rows: an account's history read through it.
+    EXPECT_EQ(Rows(**upgraded,
+                   "SELECT item_id FROM snapshot_items INDEXED BY snapshot_items_by_account_time "
+                   "WHERE account_id = 'eip155:1:0xA' AND asset_id = 'x' ORDER BY taken_at DESC"),
+              "3\n1\n");
+    // Upgrading took a backup of the old version first.
+    EXPECT_EQ(access(db::PreMigrationBackupPath(path, static_cast<int>(from)).c_str(), F_OK), 0);
+  }
+}
+
+TEST_F(SchemaTest, Version2ReplacesTheAccountHistoryIndex) {
+  ASSERT_GE(Migrations().size(), 2u);
+  const std::string path = FreshPath("schema_version_1.db");
+  unlink(db::PreMigrationBackupPath(path, 1).c_str());
+  const std::string key = RandomKeyHex();
+  absl::StatusOr<std::unique_ptr<db::Connection>> connection =
+      db::Connection::Open(path, db::SecretString(std::string(key)), {});
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(
+      db::ApplyMigrations((*connection)->raw(), path, key, Migrations().subspan(0, 1)).ok());
+  ASSERT_TRUE((*connection)->Execute(kVersion1Rows).ok());
+  const std::string indexes =
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'snapshot_items' "
+      "AND sql IS NOT NULL ORDER BY name";
+  EXPECT_EQ(Rows(**connection, indexes),
+            "snapshot_items_by_account_asset_time\nsnapshot_items_by_asset_time\n");
+
+  ASSERT_TRUE(
+      db::ApplyMigrations((*connection)->raw(), path, key, Migrations().subspan(0, 2)).ok());
+
+  EXPECT_EQ(*db::SchemaVersion((*connection)->raw()), 2);
+  // One index fewer per written item than a second account index would cost.
+  EXPECT_EQ(Rows(**connection, indexes),
+            "snapshot_items_by_account_time\nsnapshot_items_by_asset_time\n");
+  EXPECT_EQ(Rows(**connection,
+                 "SELECT sql FROM sqlite_master WHERE name = 'snapshot_items_by_account_time'"),
+            "CREATE INDEX snapshot_items_by_account_time\n"
+            "  ON snapshot_items (account_id, taken_at, snapshot_id, asset_id)\n");
+  EXPECT_EQ(Rows(**connection, "SELECT count(*) FROM snapshot_items"), "4\n");
+  EXPECT_EQ(Rows(**connection, "PRAGMA integrity_check"), "ok\n");
 }
 
 }  // namespace
