@@ -40,7 +40,7 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
   COFFER_STORAGE_WRITE(RemoveAccounts);
   COFFER_STORAGE_READ(ListAccounts);
 
-  COFFER_STORAGE_WRITE(WriteSnapshot);
+  COFFER_GRPC_UNARY(server, async_api_, v1::Storage, WriteSnapshot, this);
   COFFER_STORAGE_READ(ListSnapshots);
   COFFER_STORAGE_READ(GetSnapshot);
   COFFER_STORAGE_READ(GetLatestBalances);
@@ -101,6 +101,33 @@ void StorageService::HandleBackup(CallContext& context, const v1::BackupRequest&
         return !context.IsCancelled() && shared_writer->Write(message);
       },
       [shared_writer](absl::Status status) { shared_writer->Finish(std::move(status)); });
+}
+
+void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
+                                         const v1::WriteSnapshotRequest& request,
+                                         v1::WriteSnapshotResponse* reply, Done done) {
+  std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
+  if (pool == nullptr) return;
+  auto prepare = [&request, reply, pool = std::move(pool), done = std::move(done)]() mutable {
+    absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
+    if (!prepared.ok()) {
+      done(prepared.status());
+      return;
+    }
+    // The prepared snapshot travels with the write; it refers to the
+    // request, which lives as long as the call's Done.
+    auto shared = std::make_shared<const PreparedSnapshot>(*std::move(prepared));
+    pool->Write(
+        [shared, reply](db::WriteContext& tx) {
+          return WriteSnapshot(tx, *shared, reply, absl::Now());
+        },
+        [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
+  };
+  auto task = std::make_shared<decltype(prepare)>(std::move(prepare));
+  if (!prepare_threads_.Submit([task]() mutable { (*task)(); })) {
+    // Only while the service is being torn down.
+    (*task)();
+  }
 }
 
 void StorageService::HandlePrune(CallContext& /*context*/, const v1::PruneRequest& request,

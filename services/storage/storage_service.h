@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 
 #include "coffer/v1/storage.grpc.pb.h"
+#include "common/exec/thread_pool.h"
 #include "common/grpc/async_server.h"
 #include "services/storage/database.h"
 #include "services/storage/db/connection_pool.h"
@@ -49,6 +50,8 @@ class StorageService {
                    v1::RekeyResponse* reply, grpc_util::Done done);
   void HandlePrune(grpc_util::CallContext& context, const v1::PruneRequest& request,
                    v1::PruneResponse* reply, grpc_util::Done done);
+  void HandleWriteSnapshot(grpc_util::CallContext& context, const v1::WriteSnapshotRequest& request,
+                           v1::WriteSnapshotResponse* reply, grpc_util::Done done);
 
  private:
   template <typename Base, typename Request, typename Reply>
@@ -70,6 +73,10 @@ class StorageService {
   std::shared_ptr<db::ConnectionPool> PoolOrAnswer(grpc_util::Done& done);
 
   AsyncApi async_api_;
+  // CPU-bound halves of writes (PrepareSnapshot), off both the pollers and
+  // the single writer thread. Joined when the service is destroyed, after
+  // the server has shut down.
+  exec::ThreadPool prepare_threads_{"storage-prep", 2};
   std::atomic<Database*> database_{nullptr};
   std::atomic<Maintenance*> maintenance_{nullptr};
 };

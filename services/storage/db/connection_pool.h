@@ -95,7 +95,9 @@ struct ConnectionPoolStats {
 // Group commit. Writes queue up while the writer is busy; the writer then
 // takes everything queued (up to max_batch) and runs it in ONE transaction,
 // each write inside its own SAVEPOINT: a write whose work fails is rolled
-// back to its savepoint and told its own error while the others go on. After
+// back to its savepoint and told its own error while the others go on. (A
+// write alone in its batch needs no savepoint: its failure rolls back the
+// transaction.) After
 // the single COMMIT has returned, every write's `done` is called with its
 // own outcome; when COMMIT fails, every write of the batch is told that
 // error. Nothing is acknowledged before its commit returned. Under load one
@@ -170,6 +172,9 @@ class ConnectionPool {
   // Runs one write in its own savepoint; returns its outcome. Sets
   // `batch_error` when the batch's transaction can no longer commit.
   absl::Status RunOneWrite(WriteItem& item, absl::Status& batch_error);
+  // The same for a batch of one, without a savepoint: a failed work rolls
+  // the transaction back (and sets `rolled_back`).
+  absl::Status RunSoleWrite(WriteItem& item, absl::Status& batch_error, bool& rolled_back);
   void CheckNotOnPoolThread(const char* what) const;
 
   const std::string path_;

@@ -70,35 +70,45 @@ absl::Status ValidateAmount(const v1::Amount& amount, absl::string_view field) {
   return absl::OkStatus();
 }
 
-// One item to store, validated and normalized.
-struct ValidItem {
-  const v1::BalanceItem* item;
-  std::string account_id;
-  std::string asset_id;
-  std::optional<int64_t> fetched_at;
-  std::optional<int64_t> retry_after;
+using ValidItem = PreparedSnapshot::Item;
+
+// Parsed ids of one snapshot, by their spelling in the request: a snapshot
+// names each account once per asset and each asset once per account, and
+// parsing an EVM id checks its EIP-55 checksum (a Keccak-256 each time).
+struct ParsedIds {
+  std::map<std::string, chain::AccountId, std::less<>> accounts;
+  std::map<std::string, chain::AssetId, std::less<>> assets;
 };
 
-absl::StatusOr<ValidItem> ValidateItem(const v1::BalanceItem& item, int index) {
+absl::StatusOr<ValidItem> ValidateItem(const v1::BalanceItem& item, int index, ParsedIds& ids) {
   const std::string field = absl::StrCat("items[", index, "]");
   ValidItem valid;
   valid.item = &item;
-  absl::StatusOr<chain::AccountId> account = chain::ParseAccountId(item.account_id());
-  if (!account.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".account_id: ", account.status().message()));
+  auto account = ids.accounts.find(item.account_id());
+  if (account == ids.accounts.end()) {
+    absl::StatusOr<chain::AccountId> parsed = chain::ParseAccountId(item.account_id());
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".account_id: ", parsed.status().message()));
+    }
+    account = ids.accounts.emplace(item.account_id(), *std::move(parsed)).first;
   }
-  absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(item.asset_id());
-  if (!asset.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".asset_id: ", asset.status().message()));
+  auto asset = ids.assets.find(item.asset_id());
+  if (asset == ids.assets.end()) {
+    absl::StatusOr<chain::AssetId> parsed = chain::ParseAssetId(item.asset_id());
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".asset_id: ", parsed.status().message()));
+    }
+    asset = ids.assets.emplace(item.asset_id(), *std::move(parsed)).first;
   }
-  if (!(asset->chain == account->chain)) {
+  if (!(asset->second.chain == account->second.chain)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".asset_id: asset of chain ",
-                                                   asset->chain.ToString(), ", account of ",
-                                                   account->chain.ToString()));
+                                                   asset->second.chain.ToString(), ", account of ",
+                                                   account->second.chain.ToString()));
   }
-  valid.account_id = account->ToString();
-  valid.asset_id = asset->ToString();
+  valid.account_id = account->second.ToString();
+  valid.asset_id = asset->second.ToString();
   switch (item.result_case()) {
     case v1::BalanceItem::kAmount:
       RETURN_IF_ERROR(ValidateAmount(item.amount(), absl::StrCat(field, ".amount")));
@@ -271,20 +281,19 @@ absl::Status UpdateLatest(db::WriteContext& tx, int64_t snapshot_id, int64_t tak
 
 }  // namespace
 
-absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest& request,
-                           v1::WriteSnapshotResponse* response, absl::Time now) {
+absl::StatusOr<PreparedSnapshot> PrepareSnapshot(const v1::WriteSnapshotRequest& request) {
+  PreparedSnapshot prepared;
+  prepared.request = &request;
   RETURN_IF_ERROR(ValidateIdempotencyKey(request.idempotency_key()));
   if (static_cast<size_t>(request.items_size()) > kMaxSnapshotItems) {
     return absl::ResourceExhaustedError(
         absl::StrCat("items: ", request.items_size(), " items, at most ", kMaxSnapshotItems));
   }
-  const int64_t now_nanos = absl::ToUnixNanos(now);
-  int64_t taken_at = now_nanos;
   if (request.has_taken_at()) {
-    ASSIGN_OR_RETURN(taken_at, ToNanos(request.taken_at(), "taken_at"));
+    ASSIGN_OR_RETURN(prepared.taken_at, ToNanos(request.taken_at(), "taken_at"));
   }
 
-  std::vector<std::pair<std::string, const v1::BlockRef*>> blocks;
+  std::vector<std::pair<std::string, const v1::BlockRef*>>& blocks = prepared.blocks;
   std::set<std::string> block_chains;
   for (int i = 0; i < request.blocks_size(); ++i) {
     const v1::BlockRef& block = request.blocks(i);
@@ -306,11 +315,12 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
     blocks.emplace_back(std::move(normalized), &block);
   }
 
-  std::vector<ValidItem> items;
+  std::vector<ValidItem>& items = prepared.items;
   items.reserve(request.items_size());
   std::map<std::pair<std::string, std::string>, int> seen;
+  ParsedIds ids;
   for (int i = 0; i < request.items_size(); ++i) {
-    ASSIGN_OR_RETURN(ValidItem valid, ValidateItem(request.items(i), i));
+    ASSIGN_OR_RETURN(ValidItem valid, ValidateItem(request.items(i), i, ids));
     auto [it, inserted] = seen.emplace(std::make_pair(valid.account_id, valid.asset_id), i);
     if (!inserted) {
       return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: account ", valid.account_id,
@@ -323,7 +333,22 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
   v1::WriteSnapshotRequest content = request;
   content.clear_idempotency_key();
   content.clear_fence();
-  ASSIGN_OR_RETURN(const std::string hash, Sha256(Canonical(content)));
+  ASSIGN_OR_RETURN(prepared.content_hash, Sha256(Canonical(content)));
+  return prepared;
+}
+
+absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest& request,
+                           v1::WriteSnapshotResponse* response, absl::Time now) {
+  ASSIGN_OR_RETURN(const PreparedSnapshot prepared, PrepareSnapshot(request));
+  return WriteSnapshot(tx, prepared, response, now);
+}
+
+absl::Status WriteSnapshot(db::WriteContext& tx, const PreparedSnapshot& prepared,
+                           v1::WriteSnapshotResponse* response, absl::Time now) {
+  const v1::WriteSnapshotRequest& request = *prepared.request;
+  const std::string& hash = prepared.content_hash;
+  const int64_t now_nanos = absl::ToUnixNanos(now);
+  const int64_t taken_at = prepared.taken_at.value_or(now_nanos);
 
   {
     ASSIGN_OR_RETURN(
@@ -364,7 +389,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
   RETURN_IF_ERROR(insert->Run());
   const int64_t snapshot_id = tx.connection().LastInsertRowId();
 
-  for (const auto& [chain_id, block] : blocks) {
+  for (const auto& [chain_id, block] : prepared.blocks) {
     ASSIGN_OR_RETURN(db::CachedStatement insert_block,
                      tx.Prepare("INSERT INTO snapshot_blocks (snapshot_id, chain_id, number, "
                                 "hash, block_time) VALUES (?1, ?2, ?3, ?4, ?5)"));
@@ -384,7 +409,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const v1::WriteSnapshotRequest&
   int64_t failed = 0;
   int64_t skipped = 0;
   std::map<std::string, bool> registered;
-  for (const ValidItem& valid : items) {
+  for (const ValidItem& valid : prepared.items) {
     auto it = registered.find(valid.account_id);
     if (it == registered.end()) {
       ASSIGN_OR_RETURN(bool is_registered, IsRegistered(tx, valid.account_id));

@@ -287,6 +287,23 @@ TEST_F(ConnectionPoolTest, AFailingWriteRollsBackOnlyItself) {
   EXPECT_EQ(after.failed_batches, before.failed_batches);
 }
 
+TEST_F(ConnectionPoolTest, AFailingWriteAloneInItsBatchLeavesNothing) {
+  // A batch of one runs without a savepoint; its failure must still undo
+  // everything it did, and the writer go on.
+  const ConnectionPoolStats before = pool_->stats();
+  absl::Status failed = pool_->WriteSync([](WriteContext& tx) -> absl::Status {
+    if (absl::Status s = Insert("x")(tx); !s.ok()) return s;
+    if (absl::Status s = Insert("y")(tx); !s.ok()) return s;
+    return absl::InvalidArgumentError("item y is bad");
+  });
+  EXPECT_EQ(failed, absl::InvalidArgumentError("item y is bad"));
+  EXPECT_EQ(Count(), 0);
+  const ConnectionPoolStats after = pool_->stats();
+  EXPECT_EQ(after.failed_batches, before.failed_batches);
+  EXPECT_TRUE(pool_->WriteSync(Insert("x")).ok());
+  EXPECT_EQ(Count("k = 'x'"), 1);
+}
+
 TEST_F(ConnectionPoolTest, AWriteThatEndsTheTransactionFailsItsBatch) {
   Latch gate;
   Outcomes outcomes;
