@@ -176,6 +176,9 @@ class ConnectionPool {
   // the transaction back (and sets `rolled_back`).
   absl::Status RunSoleWrite(WriteItem& item, absl::Status& batch_error, bool& rolled_back);
   void CheckNotOnPoolThread(const char* what) const;
+  // Adds the writer connection's page reads and writes since the last call
+  // to the metrics. Writer thread only.
+  void CountPages();
 
   const std::string path_;
   const size_t max_batch_;
@@ -190,6 +193,8 @@ class ConnectionPool {
   metrics::Histogram& commit_latency_;
   metrics::Counter& transactions_counter_;
   metrics::Counter& failed_commits_counter_;
+  metrics::Counter& pages_written_counter_;
+  metrics::Counter& pages_read_counter_;
 
   mutable std::mutex mu_;
   std::condition_variable read_available_;

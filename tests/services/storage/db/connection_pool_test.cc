@@ -384,6 +384,31 @@ TEST_F(ConnectionPoolTest, WrongKeyFailsToOpen) {
   EXPECT_EQ(pool.status().code(), absl::StatusCode::kFailedPrecondition) << pool.status();
 }
 
+TEST_F(ConnectionPoolTest, CountsThePagesTheWriterWrites) {
+  auto pages_written = [] {
+    for (const metrics::MetricSnapshot& m :
+         metrics::Registry::Global().Snapshot("storage_db_writer_pages_written")) {
+      return m.value;
+    }
+    return -1.0;
+  };
+  const double before = pages_written();
+  ASSERT_TRUE(pool_
+                  ->WriteSync([](WriteContext& tx) -> absl::Status {
+                    for (int i = 0; i < 500; ++i) {
+                      if (absl::Status s =
+                              Insert(absl::StrCat("page-", i, std::string(200, 'x')))(tx);
+                          !s.ok()) {
+                        return s;
+                      }
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // 500 rows of ~200 bytes fill more than 20 pages of 4 KiB.
+  EXPECT_GE(pages_written() - before, 20.0);
+}
+
 TEST_F(ConnectionPoolTest, ExportsMetrics) {
   ASSERT_TRUE(pool_->WriteSync(Insert("m")).ok());
   std::set<std::string> names;
@@ -393,7 +418,8 @@ TEST_F(ConnectionPoolTest, ExportsMetrics) {
   for (const char* name : {"storage_db_read_queue_depth", "storage_db_write_queue_depth",
                            "storage_db_write_batch_size", "storage_db_read_latency_seconds",
                            "storage_db_write_latency_seconds", "storage_db_commit_latency_seconds",
-                           "storage_db_write_transactions"}) {
+                           "storage_db_write_transactions", "storage_db_writer_pages_written",
+                           "storage_db_writer_pages_read"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
 }
