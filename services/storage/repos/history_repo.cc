@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -276,7 +277,9 @@ absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryR
 
   Cursor last;
   bool more = false;
-  std::optional<SumPoint> sum;
+  // A unique_ptr, not an optional: GCC 12 at -O2 misreads the optional's
+  // string members as maybe-uninitialized (-Werror).
+  std::unique_ptr<SumPoint> sum;
   while (true) {
     ASSIGN_OR_RETURN(bool row, select->Step());
     if (!row) break;
@@ -285,8 +288,8 @@ absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryR
     key.taken_at = select->ColumnInt64(1);
     const bool failed = !select->ColumnIsNull(6);
     if (filters.sum_accounts) {
-      if (!sum.has_value() || sum->cursor.snapshot_id != key.snapshot_id) {
-        if (sum.has_value()) {
+      if (sum == nullptr || sum->cursor.snapshot_id != key.snapshot_id) {
+        if (sum != nullptr) {
           FinishSum(*sum, response);
           last = sum->cursor;
           sum.reset();
@@ -295,7 +298,7 @@ absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryR
           more = true;
           break;
         }
-        sum.emplace();
+        sum = std::make_unique<SumPoint>();
         sum->cursor = key;
         sum->point.set_snapshot_id(absl::StrCat(key.snapshot_id));
         *sum->point.mutable_taken_at() = ToTimestamp(key.taken_at);
@@ -338,7 +341,7 @@ absl::Status GetBalanceHistory(db::ReadContext& tx, const v1::GetBalanceHistoryR
     last = std::move(key);
   }
   select->Reset();
-  if (sum.has_value()) FinishSum(*sum, response);
+  if (sum != nullptr) FinishSum(*sum, response);
   if (!filters.quote_currency.empty()) {
     RETURN_IF_ERROR(ValuePoints(tx, filters.quote_currency, response->mutable_points()));
   }
