@@ -23,6 +23,7 @@
 #include "services/storage/repos/digest.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
+#include "services/storage/repos/query_plan.h"
 #include "services/storage/repos/valuation.h"
 
 namespace coffer::storage {
@@ -353,20 +354,7 @@ absl::StatusOr<std::vector<std::string>> ExplainBalanceHistory(
     db::ReadContext& tx, const v1::GetBalanceHistoryRequest& request) {
   ASSIGN_OR_RETURN(HistoryFilters filters, ParseFilters(request));
   ASSIGN_OR_RETURN(const ParsedRequest parsed, ParseRequest(request, std::move(filters)));
-  ASSIGN_OR_RETURN(db::CachedStatement explain,
-                   tx.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ",
-                                           HistorySql(parsed.filters, parsed.cursor.has_value()))));
-  std::vector<std::string> plan;
-  while (true) {
-    absl::StatusOr<bool> row = explain->Step();
-    if (!row.ok() || !*row) {
-      explain->Reset();
-      if (!row.ok()) return row.status();
-      break;
-    }
-    plan.emplace_back(explain->ColumnText(3));
-  }
-  return plan;
+  return QueryPlan(tx, HistorySql(parsed.filters, parsed.cursor.has_value()));
 }
 
 }  // namespace coffer::storage

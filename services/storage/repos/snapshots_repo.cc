@@ -27,6 +27,7 @@
 #include "services/storage/repos/fence.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
+#include "services/storage/repos/query_plan.h"
 #include "services/storage/repos/quoted.h"
 #include "services/storage/repos/snapshot_reads_repo.h"
 #include "services/storage/repos/valuation.h"
@@ -712,19 +713,7 @@ absl::Status GetLatestBalances(db::ReadContext& tx, const v1::GetLatestBalancesR
 absl::StatusOr<std::vector<std::string>> ExplainLatestBalances(
     db::ReadContext& tx, const v1::GetLatestBalancesRequest& request) {
   ASSIGN_OR_RETURN(LatestFilters filters, ParseFilters(request));
-  ASSIGN_OR_RETURN(db::CachedStatement explain,
-                   tx.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", LatestBalancesSql(filters))));
-  std::vector<std::string> plan;
-  while (true) {
-    absl::StatusOr<bool> row = explain->Step();
-    if (!row.ok() || !*row) {
-      explain->Reset();
-      if (!row.ok()) return row.status();
-      break;
-    }
-    plan.emplace_back(explain->ColumnText(3));
-  }
-  return plan;
+  return QueryPlan(tx, LatestBalancesSql(filters));
 }
 
 }  // namespace coffer::storage
