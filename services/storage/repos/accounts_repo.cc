@@ -346,24 +346,17 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
   for (size_t i = 0; i < filters.tags.size(); ++i) {
     RETURN_IF_ERROR(select->Bind(first_tag + static_cast<int>(i), filters.tags[i]));
   }
-  bool more = false;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    if (response->accounts_size() == page_size) {
-      more = true;
-      break;
-    }
-    v1::Account* account = response->add_accounts();
-    account->set_account_id(std::string(select->ColumnText(0)));
-    account->set_chain_id(std::string(select->ColumnText(1)));
-    account->set_address(std::string(select->ColumnText(2)));
-    account->set_chain_kind(ChainKindOf(account->chain_id()));
-    account->set_label(std::string(select->ColumnText(3)));
-    *account->mutable_created_at() = ToTimestamp(select->ColumnInt64(4));
-    *account->mutable_updated_at() = ToTimestamp(select->ColumnInt64(5));
-  }
-  select->Reset();
+  ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
+                     v1::Account* account = response->add_accounts();
+                     account->set_account_id(std::string(select->ColumnText(0)));
+                     account->set_chain_id(std::string(select->ColumnText(1)));
+                     account->set_address(std::string(select->ColumnText(2)));
+                     account->set_chain_kind(ChainKindOf(account->chain_id()));
+                     account->set_label(std::string(select->ColumnText(3)));
+                     *account->mutable_created_at() = ToTimestamp(select->ColumnInt64(4));
+                     *account->mutable_updated_at() = ToTimestamp(select->ColumnInt64(5));
+                     return absl::OkStatus();
+                   }));
   for (v1::Account& account : *response->mutable_accounts()) {
     ASSIGN_OR_RETURN(std::vector<std::string> tags,
                      Strings(tx.Prepare(kSelectTags), account.account_id()));

@@ -7,6 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
+#include "common/status/status_macros.h"
+
 namespace coffer::storage {
 namespace {
 
@@ -68,6 +70,20 @@ absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token
   }
   parts.erase(parts.begin(), parts.begin() + 2);
   return parts;
+}
+
+absl::StatusOr<bool> ReadPage(db::Statement& select, int32_t page_size,
+                              absl::FunctionRef<absl::Status()> add_row) {
+  absl::StatusOr<bool> more = [&]() -> absl::StatusOr<bool> {
+    for (int32_t rows = 0;; ++rows) {
+      ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) return false;
+      if (rows == page_size) return true;
+      RETURN_IF_ERROR(add_row());
+    }
+  }();
+  select.Reset();
+  return more;
 }
 
 }  // namespace coffer::storage

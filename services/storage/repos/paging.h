@@ -15,11 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 #include "coffer/v1/common.pb.h"
+#include "services/storage/db/statement.h"
 
 namespace coffer::storage {
 
@@ -40,6 +43,12 @@ std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprin
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> DecodePageToken(
     absl::string_view token, absl::string_view kind, absl::string_view fingerprint,
     size_t cursor_parts, absl::string_view method);
+
+// Reads one page from `select`, bound to ask for page_size + 1 rows: calls
+// `add_row` on each of the first `page_size` rows and answers whether a
+// further row followed (so a next page exists). Resets `select` after.
+[[nodiscard]] absl::StatusOr<bool> ReadPage(db::Statement& select, int32_t page_size,
+                                            absl::FunctionRef<absl::Status()> add_row);
 
 }  // namespace coffer::storage
 

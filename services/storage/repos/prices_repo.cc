@@ -276,31 +276,19 @@ absl::Status GetPriceHistory(db::ReadContext& tx, const v1::GetPriceHistoryReque
   RETURN_IF_ERROR(select->Bind(3, start));
   RETURN_IF_ERROR(select->Bind(4, end));
   RETURN_IF_ERROR(select->Bind(5, int64_t{page_size} + 1));
-  bool more = false;
   int64_t last_time = 0;
-  absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> row = select->Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
-    if (response->prices_size() == page_size) {
-      more = true;
-      break;
-    }
-    last_time = select->ColumnInt64(0);
-    v1::Price* price = response->add_prices();
-    price->set_asset_id(asset_id);
-    price->set_quote_currency(quote);
-    price->mutable_price()->set_units(std::string(select->ColumnText(1)));
-    price->mutable_price()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(2)));
-    *price->mutable_price_time() = ToTimestamp(last_time);
-    price->set_source(std::string(select->ColumnText(3)));
-  }
-  select->Reset();
-  RETURN_IF_ERROR(status);
+  ASSIGN_OR_RETURN(
+      const bool more, ReadPage(*select, page_size, [&]() -> absl::Status {
+        last_time = select->ColumnInt64(0);
+        v1::Price* price = response->add_prices();
+        price->set_asset_id(asset_id);
+        price->set_quote_currency(quote);
+        price->mutable_price()->set_units(std::string(select->ColumnText(1)));
+        price->mutable_price()->set_decimals(static_cast<uint32_t>(select->ColumnInt64(2)));
+        *price->mutable_price_time() = ToTimestamp(last_time);
+        price->set_source(std::string(select->ColumnText(3)));
+        return absl::OkStatus();
+      }));
   if (more) {
     response->mutable_page()->set_next_page_token(
         EncodePageToken(kPriceHistoryTokenKind, fingerprint, {absl::StrCat(last_time)}));

@@ -412,17 +412,14 @@ absl::Status ListRunRecords(db::ReadContext& tx, const v1::ListRunRecordsRequest
   RETURN_IF_ERROR(BindOptional(*select, 5, !cursor.empty(), after_started));
   RETURN_IF_ERROR(select->Bind(6, cursor.empty() ? std::string() : cursor[1]));
   RETURN_IF_ERROR(select->Bind(7, static_cast<int64_t>(page_size) + 1));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    if (response->runs_size() == page_size) {
-      const v1::Run& last = response->runs(page_size - 1);
-      ASSIGN_OR_RETURN(int64_t last_started, ToNanos(last.started_at(), "started_at"));
-      response->mutable_page()->set_next_page_token(EncodePageToken(
-          kRunsTokenKind, fingerprint, {absl::StrCat(last_started), last.run_id()}));
-      break;
-    }
-    RETURN_IF_ERROR(ReadRunRow(*select, response->add_runs()));
+  ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
+                     return ReadRunRow(*select, response->add_runs());
+                   }));
+  if (more) {
+    const v1::Run& last = response->runs(page_size - 1);
+    ASSIGN_OR_RETURN(int64_t last_started, ToNanos(last.started_at(), "started_at"));
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(kRunsTokenKind, fingerprint, {absl::StrCat(last_started), last.run_id()}));
   }
   return absl::OkStatus();
 }

@@ -177,27 +177,13 @@ absl::Status ListSnapshots(db::ReadContext& tx, const v1::ListSnapshotsRequest& 
   RETURN_IF_ERROR(select->Bind(3, before_taken_at));
   RETURN_IF_ERROR(select->Bind(4, before_id));
   RETURN_IF_ERROR(select->Bind(5, int64_t{page_size} + 1));
-  bool more = false;
   int64_t last_taken_at = 0;
   int64_t last_id = 0;
-  absl::Status status;
-  while (status.ok()) {
-    absl::StatusOr<bool> row = select->Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
-    if (response->snapshots_size() == page_size) {
-      more = true;
-      break;
-    }
-    last_id = select->ColumnInt64(0);
-    last_taken_at = select->ColumnInt64(2);
-    status = FillSnapshot(tx.connection(), *select, response->add_snapshots());
-  }
-  select->Reset();
-  RETURN_IF_ERROR(status);
+  ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
+                     last_id = select->ColumnInt64(0);
+                     last_taken_at = select->ColumnInt64(2);
+                     return FillSnapshot(tx.connection(), *select, response->add_snapshots());
+                   }));
   if (more) {
     response->mutable_page()->set_next_page_token(
         EncodePageToken(kSnapshotsTokenKind, range.fingerprint,
@@ -242,23 +228,10 @@ absl::Status GetSnapshot(db::ReadContext& tx, const v1::GetSnapshotRequest& requ
   RETURN_IF_ERROR(select->Bind(3, cursor.empty() ? std::string() : cursor[1]));
   RETURN_IF_ERROR(select->Bind(4, int64_t{request.failed_only() ? 1 : 0}));
   RETURN_IF_ERROR(select->Bind(5, int64_t{page_size} + 1));
-  bool more = false;
-  absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> row = select->Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
-    if (response->items_size() == page_size) {
-      more = true;
-      break;
-    }
-    FillItem(*select, response->add_items());
-  }
-  select->Reset();
-  RETURN_IF_ERROR(status);
+  ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
+                     FillItem(*select, response->add_items());
+                     return absl::OkStatus();
+                   }));
   if (more) {
     const v1::BalanceItem& last = response->items(response->items_size() - 1);
     response->mutable_page()->set_next_page_token(

@@ -448,16 +448,12 @@ absl::Status ListTaskDefinitions(db::ReadContext& tx, const v1::ListTaskDefiniti
   RETURN_IF_ERROR(select->Bind(1, after));
   RETURN_IF_ERROR(select->Bind(2, kinds_mask));
   RETURN_IF_ERROR(select->Bind(3, static_cast<int64_t>(page_size) + 1));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    if (response->tasks_size() == page_size) {
-      const std::string last = response->tasks(page_size - 1).task_id();
-      response->mutable_page()->set_next_page_token(
-          EncodePageToken(kTasksTokenKind, fingerprint, {last}));
-      break;
-    }
-    RETURN_IF_ERROR(ReadTaskRow(*select, response->add_tasks()));
+  ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
+                     return ReadTaskRow(*select, response->add_tasks());
+                   }));
+  if (more) {
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(kTasksTokenKind, fingerprint, {response->tasks(page_size - 1).task_id()}));
   }
   return absl::OkStatus();
 }
