@@ -14,7 +14,6 @@
 namespace coffer::storage {
 namespace {
 
-constexpr char kLease[] = "scheduler";
 constexpr char kPodA[] = "scheduler-0:abc123";
 constexpr char kPodB[] = "scheduler-1:def456";
 

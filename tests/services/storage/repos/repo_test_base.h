@@ -22,6 +22,7 @@
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/proto_time.h"
 #include "services/storage/schema/schema.h"
 
 namespace coffer::storage {
@@ -29,6 +30,24 @@ namespace coffer::storage {
 inline constexpr char kEth[] = "eip155:1/slip44:60";
 inline constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
 inline const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+// The lease scheduler writes are fenced with: PutLease(kLease, kHolder,
+// kEpoch, ...) grants it, CurrentFence() carries it.
+inline constexpr char kLease[] = "scheduler";
+inline constexpr char kHolder[] = "replica-1";
+inline constexpr int64_t kEpoch = 3;
+
+inline v1::Fence CurrentFence() {
+  v1::Fence fence;
+  fence.set_lease_name(kLease);
+  fence.set_holder_id(kHolder);
+  fence.set_epoch(kEpoch);
+  return fence;
+}
+
+inline google::protobuf::Timestamp At(absl::Time time) {
+  return ToTimestamp(absl::ToUnixNanos(time));
+}
 
 inline std::string RandomKeyHex() {
   std::random_device random;

@@ -14,20 +14,6 @@
 namespace coffer::storage {
 namespace {
 
-constexpr char kLease[] = "scheduler";
-constexpr char kHolder[] = "replica-1";
-constexpr int64_t kEpoch = 3;
-
-google::protobuf::Timestamp At(absl::Time time) { return ToTimestamp(absl::ToUnixNanos(time)); }
-
-v1::Fence CurrentFence() {
-  v1::Fence fence;
-  fence.set_lease_name(kLease);
-  fence.set_holder_id(kHolder);
-  fence.set_epoch(kEpoch);
-  return fence;
-}
-
 v1::Fence StaleFence() {
   v1::Fence fence = CurrentFence();
   fence.set_epoch(kEpoch - 1);

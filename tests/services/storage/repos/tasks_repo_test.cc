@@ -14,20 +14,6 @@
 namespace coffer::storage {
 namespace {
 
-constexpr char kLease[] = "scheduler";
-constexpr char kHolder[] = "replica-1";
-constexpr int64_t kEpoch = 3;
-
-google::protobuf::Timestamp At(absl::Time time) { return ToTimestamp(absl::ToUnixNanos(time)); }
-
-v1::Fence CurrentFence() {
-  v1::Fence fence;
-  fence.set_lease_name(kLease);
-  fence.set_holder_id(kHolder);
-  fence.set_epoch(kEpoch);
-  return fence;
-}
-
 // A valid task of `kind` running every minute.
 v1::Task MakeTask(const std::string& task_id, v1::TaskKind kind = v1::TASK_KIND_REFRESH_BALANCES) {
   v1::Task task;
