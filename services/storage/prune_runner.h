@@ -5,9 +5,7 @@
 // callback, so writes queued meanwhile commit between two chunks instead of
 // waiting for the whole prune.
 //
-//   RunPrune(pool, request, reply, [done = std::move(rpc_done)](absl::Status status) mutable {
-//     done(std::move(status));
-//   });
+//   RunPrune(pool, request, reply, std::move(rpc_done));
 //
 // Ownership: `request` and `response` must outlive `done`; the run itself
 // holds a reference to the pool until it ends. The pool must not be

@@ -28,11 +28,19 @@ std::string StorageMethodName(const char* method) {
 
 }  // namespace internal
 
+namespace {
+
+// Until the database is open (startup) or while a rekey swaps its pool.
+absl::Status NotOpen() { return absl::UnavailableError("storage: database not open; retry"); }
+
+}  // namespace
+
 // One line per method: the repository function of the same name does the
 // work (see the header).
 #define COFFER_STORAGE_WRITE(Method) \
-  ServeWrite(server, #Method, &AsyncApi::Request##Method, &Method)
-#define COFFER_STORAGE_READ(Method) ServeRead(server, #Method, &AsyncApi::Request##Method, &Method)
+  Serve<db::WriteContext>(server, #Method, &AsyncApi::Request##Method, &Method)
+#define COFFER_STORAGE_READ(Method) \
+  Serve<db::ReadContext>(server, #Method, &AsyncApi::Request##Method, &Method)
 
 void StorageService::Register(grpc_util::AsyncServer& server) {
   server.RegisterService(&async_api_);
@@ -80,7 +88,7 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
 std::shared_ptr<db::ConnectionPool> StorageService::PoolOrAnswer(Done& done) {
   Database* database = database_.load(std::memory_order_acquire);
   std::shared_ptr<db::ConnectionPool> pool = database != nullptr ? database->pool() : nullptr;
-  if (pool == nullptr) done(absl::UnavailableError("storage: database not open; retry"));
+  if (pool == nullptr) done(NotOpen());
   return pool;
 }
 
@@ -88,7 +96,7 @@ void StorageService::HandleBackup(CallContext& context, const v1::BackupRequest&
                                   grpc_util::ServerWriter<v1::BackupResponse> writer) {
   Maintenance* maintenance = maintenance_.load(std::memory_order_acquire);
   if (maintenance == nullptr) {
-    writer.Finish(absl::UnavailableError("storage: database not open; retry"));
+    writer.Finish(NotOpen());
     return;
   }
   // Kept by both callbacks; they run one after the other on the
@@ -116,12 +124,11 @@ void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
     }
     // The prepared snapshot travels with the write; it refers to the
     // request, which lives as long as the call's Done.
-    auto shared = std::make_shared<const PreparedSnapshot>(*std::move(prepared));
     pool->Write(
-        [shared, reply](db::WriteContext& tx) {
-          return WriteSnapshot(tx, *shared, reply, absl::Now());
+        [prepared = *std::move(prepared), reply](db::WriteContext& tx) {
+          return WriteSnapshot(tx, prepared, reply, absl::Now());
         },
-        [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
+        std::move(done));
   };
   auto task = std::make_shared<decltype(prepare)>(std::move(prepare));
   if (!prepare_threads_.Submit([task]() mutable { (*task)(); })) {
@@ -134,20 +141,17 @@ void StorageService::HandlePrune(CallContext& /*context*/, const v1::PruneReques
                                  v1::PruneResponse* reply, Done done) {
   std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
   if (pool == nullptr) return;
-  RunPrune(std::move(pool), request, reply,
-           [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
+  RunPrune(std::move(pool), request, reply, std::move(done));
 }
 
 void StorageService::HandleRekey(CallContext& /*context*/, const v1::RekeyRequest& request,
                                  v1::RekeyResponse* reply, Done done) {
   Maintenance* maintenance = maintenance_.load(std::memory_order_acquire);
   if (maintenance == nullptr) {
-    done(absl::UnavailableError("storage: database not open; retry"));
+    done(NotOpen());
     return;
   }
-  maintenance->Rekey(request, reply, [done = std::move(done)](absl::Status status) mutable {
-    done(std::move(status));
-  });
+  maintenance->Rekey(request, reply, std::move(done));
 }
 
 }  // namespace coffer::storage

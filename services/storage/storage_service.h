@@ -59,14 +59,12 @@ class StorageService {
                                        grpc::ServerAsyncResponseWriter<Reply>*,
                                        grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
 
-  // Serves a method with `repo` run as one pool Write (committed before the
-  // answer) or one Read (one consistent read transaction).
-  template <typename Base, typename Request, typename Reply, typename Repo>
-  void ServeWrite(grpc_util::AsyncServer& server, const char* method,
-                  RequestMethod<Base, Request, Reply> request, Repo repo);
-  template <typename Base, typename Request, typename Reply, typename Repo>
-  void ServeRead(grpc_util::AsyncServer& server, const char* method,
-                 RequestMethod<Base, Request, Reply> request, Repo repo);
+  // Serves a method with `repo` run as one pool Write (Tx db::WriteContext:
+  // committed before the answer) or one Read (db::ReadContext: one
+  // consistent read transaction).
+  template <typename Tx, typename Base, typename Request, typename Reply, typename Repo>
+  void Serve(grpc_util::AsyncServer& server, const char* method,
+             RequestMethod<Base, Request, Reply> request, Repo repo);
 
   // The open pool, or null (and `done` answered UNAVAILABLE) while the
   // database is not open or a rekey is swapping the pool.
@@ -97,41 +95,26 @@ absl::Status RunRepo(const Repo& repo, Tx& tx, const Request& request, Reply* re
 
 }  // namespace internal
 
-template <typename Base, typename Request, typename Reply, typename Repo>
-void StorageService::ServeWrite(grpc_util::AsyncServer& server, const char* method,
-                                RequestMethod<Base, Request, Reply> request, Repo repo) {
+template <typename Tx, typename Base, typename Request, typename Reply, typename Repo>
+void StorageService::Serve(grpc_util::AsyncServer& server, const char* method,
+                           RequestMethod<Base, Request, Reply> request, Repo repo) {
   // The request and reply live in the call object for as long as its Done
   // does, and the Done travels with the pool's callback, so the work may
   // refer to them.
-  server.AddUnary(
-      internal::StorageMethodName(method), &async_api_, request,
-      [this, repo](grpc_util::CallContext&, const Request& request, Reply* reply,
-                   grpc_util::Done done) {
-        std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
-        if (pool == nullptr) return;
-        pool->Write(
-            [&request, reply, repo](db::WriteContext& tx) {
-              return internal::RunRepo(repo, tx, request, reply);
-            },
-            [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
-      });
-}
-
-template <typename Base, typename Request, typename Reply, typename Repo>
-void StorageService::ServeRead(grpc_util::AsyncServer& server, const char* method,
-                               RequestMethod<Base, Request, Reply> request, Repo repo) {
-  server.AddUnary(
-      internal::StorageMethodName(method), &async_api_, request,
-      [this, repo](grpc_util::CallContext&, const Request& request, Reply* reply,
-                   grpc_util::Done done) {
-        std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
-        if (pool == nullptr) return;
-        pool->Read(
-            [&request, reply, repo](db::ReadContext& tx) {
-              return internal::RunRepo(repo, tx, request, reply);
-            },
-            [done = std::move(done)](absl::Status status) mutable { done(std::move(status)); });
-      });
+  server.AddUnary(internal::StorageMethodName(method), &async_api_, request,
+                  [this, repo](grpc_util::CallContext&, const Request& request, Reply* reply,
+                               grpc_util::Done done) {
+                    std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
+                    if (pool == nullptr) return;
+                    auto work = [&request, reply, repo](Tx& tx) {
+                      return internal::RunRepo(repo, tx, request, reply);
+                    };
+                    if constexpr (std::is_same_v<Tx, db::WriteContext>) {
+                      pool->Write(std::move(work), std::move(done));
+                    } else {
+                      pool->Read(std::move(work), std::move(done));
+                    }
+                  });
 }
 
 }  // namespace coffer::storage
