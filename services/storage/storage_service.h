@@ -107,6 +107,9 @@ void StorageService::Serve(grpc_util::AsyncServer& server, const char* method,
                     std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
                     if (pool == nullptr) return;
                     auto work = [&request, reply, repo](Tx& tx) {
+                      // A write's work may run twice (ConnectionPool): the
+                      // reply starts empty each time.
+                      reply->Clear();
                       return internal::RunRepo(repo, tx, request, reply);
                     };
                     if constexpr (std::is_same_v<Tx, db::WriteContext>) {

@@ -101,6 +101,9 @@ ConnectionPool::ConnectionPool(const ConnectionPoolOptions& options,
                                                  "Write transactions (group commits) begun.")),
       failed_commits_counter_(Metrics().GetCounter("storage_db_failed_write_batches", {},
                                                    "Group commits that failed as a whole.")),
+      savepoint_reruns_counter_(Metrics().GetCounter(
+          "storage_db_savepoint_reruns", {},
+          "Batches run again with a savepoint per write because one write failed.")),
       // Under SQLCipher every page read from the file is decrypted and every
       // page written is encrypted: these two say where a write's time goes.
       pages_written_counter_(Metrics().GetCounter(
@@ -246,15 +249,10 @@ void ConnectionPool::RunWriter() {
   }
 }
 
-absl::Status ConnectionPool::RunOneWrite(WriteItem& item, absl::Status& batch_error) {
-  Connection& connection = *writer_connection_;
-  if (absl::Status status = connection.Savepoint(kWriteSavepoint); !status.ok()) {
-    batch_error = status;
-    return status;
-  }
-  WriteContext context(connection);
+absl::Status ConnectionPool::RunWork(WriteItem& item, absl::Status& batch_error) {
+  WriteContext context(*writer_connection_);
   absl::Status outcome = item.work(context);
-  if (!connection.InTransaction()) {
+  if (!writer_connection_->InTransaction()) {
     // The work ended the batch's transaction (an explicit COMMIT/ROLLBACK,
     // or SQLite rolled back after a disk error): what the earlier writes of
     // the batch did is no longer known to be committed or not.
@@ -263,6 +261,29 @@ absl::Status ConnectionPool::RunOneWrite(WriteItem& item, absl::Status& batch_er
                      outcome.ok() ? std::string() : absl::StrCat(" (", outcome.ToString(), ")")));
     return batch_error;
   }
+  return outcome;
+}
+
+bool ConnectionPool::RunWithoutSavepoints(std::vector<WriteItem>& batch,
+                                          std::vector<absl::Status>& outcomes,
+                                          absl::Status& batch_error) {
+  for (WriteItem& item : batch) {
+    absl::Status outcome = RunWork(item, batch_error);
+    const bool ok = outcome.ok();
+    outcomes.push_back(std::move(outcome));
+    if (!ok || !batch_error.ok()) return false;
+  }
+  return true;
+}
+
+absl::Status ConnectionPool::RunInSavepoint(WriteItem& item, absl::Status& batch_error) {
+  Connection& connection = *writer_connection_;
+  if (absl::Status status = connection.Savepoint(kWriteSavepoint); !status.ok()) {
+    batch_error = status;
+    return status;
+  }
+  absl::Status outcome = RunWork(item, batch_error);
+  if (!batch_error.ok()) return batch_error;
   if (outcome.ok()) {
     if (absl::Status status = connection.Release(kWriteSavepoint); !status.ok()) {
       batch_error = status;
@@ -288,43 +309,32 @@ void ConnectionPool::CountPages() {
   }
 }
 
-absl::Status ConnectionPool::RunSoleWrite(WriteItem& item, absl::Status& batch_error,
-                                          bool& rolled_back) {
-  Connection& connection = *writer_connection_;
-  WriteContext context(connection);
-  absl::Status outcome = item.work(context);
-  if (!connection.InTransaction()) {
-    batch_error = absl::InternalError(
-        absl::StrCat("a write ended its transaction",
-                     outcome.ok() ? std::string() : absl::StrCat(" (", outcome.ToString(), ")")));
-    return batch_error;
-  }
-  if (!outcome.ok()) {
-    if (absl::Status undo = connection.Rollback(); !undo.ok()) {
-      batch_error = undo;
-    } else {
-      rolled_back = true;
-    }
-  }
-  return outcome;
-}
-
 void ConnectionPool::CommitBatch(std::vector<WriteItem>& batch) {
   Connection& connection = *writer_connection_;
   std::vector<absl::Status> outcomes;
   outcomes.reserve(batch.size());
   absl::Status batch_error = connection.Begin(Connection::TransactionMode::kImmediate);
   bool rolled_back = false;
-  if (batch.size() == 1 && batch_error.ok()) {
-    // Alone in its transaction, a write needs no savepoint of its own: when
-    // its work fails the whole transaction rolls back. (A savepoint makes
-    // SQLite copy every page the write changes into a sub-journal; that is
-    // a tenth of a snapshot write's time.)
-    outcomes.push_back(RunSoleWrite(batch.front(), batch_error, rolled_back));
-  } else {
-    for (WriteItem& item : batch) {
-      if (!batch_error.ok()) break;
-      outcomes.push_back(RunOneWrite(item, batch_error));
+  if (batch_error.ok() && !RunWithoutSavepoints(batch, outcomes, batch_error) && batch_error.ok()) {
+    // A work failed part-way: the transaction holds some of its changes.
+    batch_error = connection.Rollback();
+    if (batch_error.ok() && batch.size() == 1) {
+      // Alone in its batch: the rollback undid exactly the failed write.
+      rolled_back = true;
+    } else if (batch_error.ok()) {
+      // The others must not share its fate: run the batch again, each write
+      // in its own savepoint.
+      savepoint_reruns_counter_.Increment();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.savepoint_reruns;
+      }
+      outcomes.clear();
+      batch_error = connection.Begin(Connection::TransactionMode::kImmediate);
+      for (WriteItem& item : batch) {
+        if (!batch_error.ok()) break;
+        outcomes.push_back(RunInSavepoint(item, batch_error));
+      }
     }
   }
   if (batch_error.ok() && !rolled_back) {

@@ -72,10 +72,13 @@ struct ConnectionPoolOptions {
 struct ConnectionPoolStats {
   // Write transactions begun (one per batch).
   uint64_t transactions = 0;
-  // Writes run (each in its own savepoint), whatever their outcome.
+  // Writes run, whatever their outcome (a write run again with a savepoint
+  // after another failed counts once).
   uint64_t writes = 0;
   // Batches whose COMMIT (or BEGIN) failed, failing all their writes.
   uint64_t failed_batches = 0;
+  // Batches run again with a savepoint per write because one write failed.
+  uint64_t savepoint_reruns = 0;
 };
 
 // The storage service's only way to its database: one writer thread that
@@ -93,15 +96,22 @@ struct ConnectionPoolStats {
 //       [done = std::move(rpc_done)](absl::Status status) mutable { done(status); });
 //
 // Group commit. Writes queue up while the writer is busy; the writer then
-// takes everything queued (up to max_batch) and runs it in ONE transaction,
-// each write inside its own SAVEPOINT: a write whose work fails is rolled
-// back to its savepoint and told its own error while the others go on. (A
-// write alone in its batch needs no savepoint: its failure rolls back the
-// transaction.) After
-// the single COMMIT has returned, every write's `done` is called with its
-// own outcome; when COMMIT fails, every write of the batch is told that
+// takes everything queued (up to max_batch) and runs it in ONE transaction.
+// It first runs the works one after another with nothing between them: no
+// savepoints, because under SQLCipher a savepoint costs an encrypted copy
+// of every page its write changes (a quarter of a snapshot write's time,
+// tools/bench/storage). Only when a work fails, which is rare (a conflict,
+// a stale fence), is that transaction rolled back and the batch run again
+// with each write inside its own SAVEPOINT, so the failed write is rolled
+// back to its savepoint and told its own error while the others go on.
+// After the single COMMIT has returned, every write's `done` is called with
+// its own outcome; when COMMIT fails, every write of the batch is told that
 // error. Nothing is acknowledged before its commit returned. Under load one
 // commit (and, with sync_every_commit, one fsync) serves many writes.
+//
+// So a write's `work` may run more than once (each time in a transaction
+// that does not yet hold its earlier run's changes): it must produce its
+// reply from scratch each run and have no effect outside the transaction.
 //
 // Threads: `work` and `done` run on the pool's threads (a reader's for
 // Read, the writer's for Write), one at a time per thread; they may block
@@ -169,12 +179,18 @@ class ConnectionPool {
   void RunWriter();
   // Runs one batch in one transaction and calls every done.
   void CommitBatch(std::vector<WriteItem>& batch);
+  // Runs every write of the batch in the open transaction, without
+  // savepoints, appending each outcome. Returns false as soon as one fails
+  // (the transaction then holds part of that write); sets `batch_error`
+  // when the transaction can no longer commit.
+  bool RunWithoutSavepoints(std::vector<WriteItem>& batch, std::vector<absl::Status>& outcomes,
+                            absl::Status& batch_error);
   // Runs one write in its own savepoint; returns its outcome. Sets
   // `batch_error` when the batch's transaction can no longer commit.
-  absl::Status RunOneWrite(WriteItem& item, absl::Status& batch_error);
-  // The same for a batch of one, without a savepoint: a failed work rolls
-  // the transaction back (and sets `rolled_back`).
-  absl::Status RunSoleWrite(WriteItem& item, absl::Status& batch_error, bool& rolled_back);
+  absl::Status RunInSavepoint(WriteItem& item, absl::Status& batch_error);
+  // Runs `item.work` in the open transaction; sets `batch_error` when the
+  // work ended the transaction.
+  absl::Status RunWork(WriteItem& item, absl::Status& batch_error);
   void CheckNotOnPoolThread(const char* what) const;
   // Adds the writer connection's page reads and writes since the last call
   // to the metrics. Writer thread only.
@@ -193,6 +209,7 @@ class ConnectionPool {
   metrics::Histogram& commit_latency_;
   metrics::Counter& transactions_counter_;
   metrics::Counter& failed_commits_counter_;
+  metrics::Counter& savepoint_reruns_counter_;
   metrics::Counter& pages_written_counter_;
   metrics::Counter& pages_read_counter_;
 

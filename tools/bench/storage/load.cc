@@ -45,6 +45,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -64,6 +65,7 @@
 #include "absl/time/time.h"
 #include <grpcpp/grpcpp.h>
 
+#include "coffer/v1/admin.grpc.pb.h"
 #include "coffer/v1/storage.grpc.pb.h"
 #include "common/grpc/async_client.h"
 #include "common/grpc/client_queue.h"
@@ -135,6 +137,9 @@ class Clients {
           grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args),
           queues_[i % queues].get(), call_timeout));
     }
+    admin_ = std::make_unique<grpc_util::AsyncClient<v1::Admin>>(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()), queues_[0].get(),
+        call_timeout);
   }
 
   // Waits until every channel answers ListAccounts: the server listens
@@ -162,10 +167,33 @@ class Clients {
 
   grpc_util::AsyncClient<Storage>& For(int slot) { return *clients_[slot % clients_.size()]; }
 
+  // The server's writer counters (storage_db_writer_*, storage_db_write_*)
+  // by name; their growth over a run, divided by the rows it stored, says
+  // what a row cost the writer in pages.
+  absl::StatusOr<std::map<std::string, double>> WriterCounters() {
+    v1::GetMetricsRequest request;
+    request.set_name_prefix("storage_db_write");
+    absl::StatusOr<v1::GetMetricsResponse> reply =
+        admin_->CallBlocking(&v1::Admin::Stub::PrepareAsyncGetMetrics, request);
+    if (!reply.ok()) return reply.status();
+    std::map<std::string, double> counters;
+    for (const v1::Metric& metric : reply->metrics()) {
+      if (metric.kind() == v1::Metric::HISTOGRAM) {
+        counters[metric.name() + "_count"] += static_cast<double>(metric.histogram().count());
+        // Histograms report their sum in milliseconds of the recorded value.
+        counters[metric.name() + "_sum"] += metric.histogram().sum_ms() / 1000;
+      } else {
+        counters[metric.name()] += metric.value();
+      }
+    }
+    return counters;
+  }
+
  private:
   // Declared first: destroyed after the clients.
   std::vector<std::unique_ptr<grpc_util::ClientQueue>> queues_;
   std::vector<std::unique_ptr<grpc_util::AsyncClient<Storage>>> clients_;
+  std::unique_ptr<grpc_util::AsyncClient<v1::Admin>> admin_;
 };
 
 // Slots that each keep one call in flight, starting the next as soon as the
@@ -389,6 +417,29 @@ bool Measure(ClosedLoop& loop, const Settings& settings, CpuWindow& cpu) {
   return complete;
 }
 
+// JSON fields for what the writer did per stored row between two reads of
+// its counters (empty when the server did not answer them): pages written
+// to the WAL and read from the file, and the average batch (writes per
+// transaction).
+std::string WriterCostFields(const absl::StatusOr<std::map<std::string, double>>& before,
+                             const absl::StatusOr<std::map<std::string, double>>& after,
+                             int64_t rows) {
+  if (!before.ok() || !after.ok() || rows <= 0) return "";
+  auto grown = [&](const std::string& name) {
+    auto b = before->find(name);
+    auto a = after->find(name);
+    if (a == after->end()) return 0.0;
+    return a->second - (b == before->end() ? 0.0 : b->second);
+  };
+  const double transactions = grown("storage_db_write_batch_size_count");
+  return absl::StrFormat(
+      ",\"writer_pages_written_per_row\":%.3f,\"writer_pages_read_per_row\":%.3f,"
+      "\"writes_per_transaction\":%.2f",
+      grown("storage_db_writer_pages_written") / static_cast<double>(rows),
+      grown("storage_db_writer_pages_read") / static_cast<double>(rows),
+      transactions > 0 ? grown("storage_db_write_batch_size_sum") / transactions : 0.0);
+}
+
 int RunWrite(const Settings& settings, Clients& clients, const Dataset& data) {
   const int writers = absl::GetFlag(FLAGS_writers);
   const int items = absl::GetFlag(FLAGS_snapshot_items);
@@ -413,6 +464,9 @@ int RunWrite(const Settings& settings, Clients& clients, const Dataset& data) {
   };
   std::vector<Writer> slots(writers);
   std::atomic<int64_t> sequence{0};
+  // Every row stored, warmup and tail included, for the pages per row.
+  std::atomic<int64_t> stored_rows{0};
+  const absl::StatusOr<std::map<std::string, double>> counters_before = clients.WriterCounters();
   // Keys unique across runs, should a server be reused.
   const std::string run_tag = absl::StrCat(absl::ToUnixNanos(absl::Now()));
   std::unique_ptr<ClosedLoop> loop;
@@ -423,12 +477,13 @@ int RunWrite(const Settings& settings, Clients& clients, const Dataset& data) {
     writer.request.set_idempotency_key(absl::StrCat("bench-write-", run_tag, "-", n));
     writer.request.mutable_taken_at()->set_seconds(absl::ToUnixSeconds(base) + n);
     writer.started = Clock::now();
-    clients.For(slot).Call(
-        &Storage::Stub::PrepareAsyncWriteSnapshot, writer.request,
-        [&loop, &writer, slot, items](absl::StatusOr<v1::WriteSnapshotResponse> reply) {
-          absl::StatusOr<int64_t> rows = StoredRows(reply, items);
-          loop->Finish(slot, writer.started, rows.status(), rows.value_or(0));
-        });
+    clients.For(slot).Call(&Storage::Stub::PrepareAsyncWriteSnapshot, writer.request,
+                           [&loop, &writer, &stored_rows, slot,
+                            items](absl::StatusOr<v1::WriteSnapshotResponse> reply) {
+                             absl::StatusOr<int64_t> rows = StoredRows(reply, items);
+                             stored_rows.fetch_add(rows.value_or(0));
+                             loop->Finish(slot, writer.started, rows.status(), rows.value_or(0));
+                           });
     return true;
   });
   CpuWindow cpu(settings.server_pid);
@@ -455,6 +510,7 @@ int RunWrite(const Settings& settings, Clients& clients, const Dataset& data) {
     absl::StrAppendFormat(&json, ",\"server_cpu_us_per_row\":%.2f",
                           *server / seconds / rows_per_s * 1e6);
   }
+  json += WriterCostFields(counters_before, clients.WriterCounters(), stored_rows.load());
   return Report(std::move(json), *loop);
 }
 

@@ -285,6 +285,50 @@ TEST_F(ConnectionPoolTest, AFailingWriteRollsBackOnlyItself) {
   const ConnectionPoolStats after = pool_->stats();
   EXPECT_EQ(after.transactions - before.transactions, 2u);
   EXPECT_EQ(after.failed_batches, before.failed_batches);
+  // b failed after writing: the batch ran again, each write in a savepoint.
+  EXPECT_EQ(after.savepoint_reruns - before.savepoint_reruns, 1u);
+}
+
+TEST_F(ConnectionPoolTest, WritesRunOnceUnlessAnotherOfTheirBatchFails) {
+  // Savepoints cost an encrypted page copy each: a batch runs without them,
+  // every work once, and only a failure makes the batch run again.
+  const ConnectionPoolStats before = pool_->stats();
+  std::atomic<int> runs{0};
+  auto counted = [&runs](std::string k) {
+    return [&runs, k](WriteContext& tx) {
+      runs.fetch_add(1);
+      return Insert(k)(tx);
+    };
+  };
+  {
+    Latch gate;
+    Outcomes outcomes;
+    BlockWriter(gate, outcomes);
+    for (const char* k : {"p", "q", "r"}) pool_->Write(counted(k), outcomes.Recorder(k));
+    gate.Open();
+    ASSERT_TRUE(outcomes.WaitFor(4));
+    EXPECT_EQ(outcomes.ok_count(), 4u);
+  }
+  EXPECT_EQ(runs.load(), 3);
+  EXPECT_EQ(pool_->stats().savepoint_reruns, before.savepoint_reruns);
+
+  runs = 0;
+  Latch gate;
+  Outcomes outcomes;
+  BlockWriter(gate, outcomes);
+  pool_->Write(counted("s"), outcomes.Recorder("s"));
+  pool_->Write(counted("p"), outcomes.Recorder("duplicate of p"));
+  pool_->Write(counted("t"), outcomes.Recorder("t"));
+  gate.Open();
+  ASSERT_TRUE(outcomes.WaitFor(4));
+  EXPECT_TRUE(outcomes.Get("s").ok()) << outcomes.Get("s");
+  EXPECT_EQ(outcomes.Get("duplicate of p").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(outcomes.Get("t").ok()) << outcomes.Get("t");
+  // s and the duplicate ran, the duplicate failed; then all three again.
+  EXPECT_EQ(runs.load(), 5);
+  EXPECT_EQ(pool_->stats().savepoint_reruns, before.savepoint_reruns + 1);
+  EXPECT_EQ(Count("k IN ('p', 'q', 'r', 's', 't')"), 5);
+  EXPECT_EQ(Count(), 5);
 }
 
 TEST_F(ConnectionPoolTest, AFailingWriteAloneInItsBatchLeavesNothing) {
