@@ -44,6 +44,14 @@ def _pkg_config_repository_impl(ctx):
         build.append("    linkopts = %r," % linkopts)
         build.append(")")
         build.append("")
+    for name, header in ctx.attr.header_only.items():
+        # Header-only libraries without a pkg-config module (Boost): the
+        # headers sit on the default include path; the target documents the
+        # dependency and fails early when the package is missing.
+        if not ctx.path(header).exists:
+            fail("%s not found: %s is missing (run tools/bootstrap)" % (header, name))
+        build.append("cc_library(name = %r)" % name)
+        build.append("")
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
     ctx.file("BUILD", "\n".join(build))
 
@@ -54,6 +62,8 @@ pkg_config_repository = repository_rule(
         "libraries": attr.string_dict(mandatory = True),
         # target name -> extra linker flags pkg-config does not report
         "extra_linkopts": attr.string_dict(),
+        # target name -> a header whose presence shows the library is installed
+        "header_only": attr.string_dict(),
     },
     local = True,
 )
@@ -89,6 +99,10 @@ def system_libraries():
             "gtest": "gtest gmock",
             "gtest_main": "gtest gmock gmock_main",
             "openssl": "openssl",
+            "rapidjson": "RapidJSON",
+        },
+        header_only = {
+            "boost": "/usr/include/boost/multiprecision/cpp_int.hpp",
         },
         extra_linkopts = {
             "grpc_reflection": "-lgrpc++_reflection",
