@@ -19,6 +19,7 @@
 
 #include "tests/testing/anvil.h"
 #include "tests/testing/evm_hex.h"
+#include "tests/testing/test_contracts.h"
 
 namespace coffer::testing {
 namespace {
@@ -34,22 +35,6 @@ constexpr char kAggregate3[] = "82ad56cb";   // aggregate3((address,bool,bytes)[
 constexpr char kErrorString[] = "08c379a0";  // Error(string), a revert reason
 // BalanceScanner's per-call limit (EIP-170 caps what a constructor returns).
 constexpr size_t kScannerMaxAccounts = 383;
-
-std::string Artifact(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(
-      absl::StrCat(srcdir != nullptr ? srcdir : ".", "/coffer/tools/contracts/out/", name, ".bin"));
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(contents.str()));
-}
-
-// A string argument of at most 32 bytes, in the tail of an ABI encoding.
-std::string ShortStringTail(const std::string& text) {
-  std::string hex;
-  for (unsigned char c : text) hex += absl::StrCat(absl::Hex(c, absl::kZeroPad2));
-  return absl::StrCat(UintWord(text.size()), hex, std::string(64 - hex.size(), '0'));
-}
 
 std::vector<std::string> Words(const std::string& hex) {
   absl::StatusOr<std::vector<std::string>> words = SplitWords(hex);
@@ -86,15 +71,13 @@ class ContractsTest : public ::testing::Test {
 
   // Deploys TestToken(name, symbol, decimals).
   std::string DeployToken(uint8_t decimals) {
-    std::string args = absl::StrCat(UintWord(0x60), UintWord(0xa0), UintWord(decimals),
-                                    ShortStringTail("Coffer Test"), ShortStringTail("CTST"));
-    return Deploy("TestToken", args);
+    absl::StatusOr<std::string> address = DeployTestToken(*node_, decimals);
+    EXPECT_TRUE(address.ok()) << address.status();
+    return address.ok() ? *address : "";
   }
 
   std::string Deploy(const std::string& contract, const std::string& args = "") {
-    std::string bytecode = Artifact(contract);
-    EXPECT_FALSE(bytecode.empty()) << contract << ".bin missing from the runfiles";
-    absl::StatusOr<std::string> address = node_->Deploy(bytecode, args, node_->account(0));
+    absl::StatusOr<std::string> address = DeployContract(*node_, contract, args);
     EXPECT_TRUE(address.ok()) << address.status();
     return address.ok() ? *address : "";
   }
@@ -152,7 +135,7 @@ class ContractsTest : public ::testing::Test {
 };
 
 TEST_F(ContractsTest, EmbeddedScannerIsTheArtifact) {
-  EXPECT_EQ(std::string(kBalanceScannerCreationCode), Artifact("BalanceScanner"));
+  EXPECT_EQ(std::string(kBalanceScannerCreationCode), ContractArtifact("BalanceScanner"));
   EXPECT_GT(std::string(kBalanceScannerCreationCode).size(), 100u);
 }
 
