@@ -1,0 +1,198 @@
+#include "services/fetcher/chains/evm/abi.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+#include "services/fetcher/chains/evm/hex_quantity.h"
+
+namespace coffer::fetcher::evm {
+namespace {
+
+constexpr size_t kWord = 32;
+
+absl::string_view StripHexPrefix(absl::string_view hex) {
+  if (hex.size() >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) hex.remove_prefix(2);
+  return hex;
+}
+
+// A 32-byte word, as 64 hex digits, of a value up to 64 bits.
+std::string UintWord(uint64_t value) {
+  std::string digits = absl::StrCat(absl::Hex(value));
+  return std::string(64 - digits.size(), '0') + digits;
+}
+
+// An address (0x + 40 hex digits) left-padded to a word, lowercase.
+std::string AddressWord(absl::string_view address) {
+  return std::string(24, '0') + absl::AsciiStrToLower(StripHexPrefix(address));
+}
+
+// `hex` (no 0x) right-padded to whole words.
+std::string PaddedBytes(absl::string_view hex) {
+  std::string padded(hex);
+  const size_t rest = padded.size() % (2 * kWord);
+  if (rest != 0) padded.append(2 * kWord - rest, '0');
+  return padded;
+}
+
+// The bytes of an eth_call result ("0x..." with an even number of digits).
+absl::StatusOr<std::string> ResultBytes(absl::string_view result) {
+  if (result.size() < 2 || result[0] != '0' || (result[1] != 'x' && result[1] != 'X')) {
+    return absl::DataLossError("call result: not \"0x\" followed by hex digits");
+  }
+  absl::string_view hex = result.substr(2);
+  if (hex.size() % 2 != 0) return absl::DataLossError("call result: odd number of hex digits");
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::DataLossError("call result: not a hex digit");
+    }
+  }
+  return absl::HexStringToBytes(hex);
+}
+
+// Reads the word at byte `offset` of `data` as an offset or count: it must
+// fit in the data, so no bound derived from it can exceed the input.
+absl::StatusOr<size_t> ReadSize(const std::string& data, size_t offset, absl::string_view what) {
+  if (offset > data.size() || data.size() - offset < kWord) {
+    return absl::DataLossError(absl::StrCat(what, ": past the end of the data"));
+  }
+  for (size_t i = offset; i < offset + kWord - 8; ++i) {
+    if (data[i] != 0) return absl::DataLossError(absl::StrCat(what, ": out of range"));
+  }
+  uint64_t value = 0;
+  for (size_t i = offset + kWord - 8; i < offset + kWord; ++i) {
+    value = (value << 8) | static_cast<unsigned char>(data[i]);
+  }
+  if (value > data.size()) return absl::DataLossError(absl::StrCat(what, ": out of range"));
+  return static_cast<size_t>(value);
+}
+
+absl::StatusOr<bool> ReadBool(const std::string& data, size_t offset, absl::string_view what) {
+  absl::StatusOr<size_t> value = ReadSize(data, offset, what);
+  if (!value.ok()) return value.status();
+  if (*value > 1) return absl::DataLossError(absl::StrCat(what, ": not a bool"));
+  return *value == 1;
+}
+
+std::string WordDecimal(const std::string& data, size_t offset) {
+  absl::StatusOr<std::string> decimal =
+      HexDigitsToDecimal(absl::BytesToHexString(absl::string_view(data).substr(offset, kWord)));
+  // 64 hex digits always convert.
+  return decimal.ok() ? *decimal : "0";
+}
+
+}  // namespace
+
+std::string EncodeBalanceOfCall(absl::string_view address) {
+  return absl::StrCat("0x70a08231", AddressWord(address));
+}
+
+std::string EncodeDecimalsCall() { return "0x313ce567"; }
+
+std::string EncodeAggregate3Call(const std::vector<Call3>& calls) {
+  // abi.encode(Call3[]): the array's offset, its length, one offset per
+  // element (from the start of the offsets), then the elements, each
+  // (target, allowFailure, offset of callData = 0x60, callData).
+  std::string heads;
+  std::string tails;
+  size_t next = calls.size() * kWord;
+  for (const Call3& call : calls) {
+    const absl::string_view data = StripHexPrefix(call.call_data);
+    const std::string padded = PaddedBytes(data);
+    heads += UintWord(next);
+    std::string element =
+        absl::StrCat(AddressWord(call.target), UintWord(call.allow_failure ? 1 : 0),
+                     UintWord(3 * kWord), UintWord(data.size() / 2), padded);
+    next += element.size() / 2;
+    tails += element;
+  }
+  return absl::StrCat("0x82ad56cb", UintWord(kWord), UintWord(calls.size()), heads, tails);
+}
+
+absl::StatusOr<std::vector<Call3Result>> DecodeAggregate3Result(absl::string_view result) {
+  absl::StatusOr<std::string> data = ResultBytes(result);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<size_t> array = ReadSize(*data, 0, "aggregate3 result offset");
+  if (!array.ok()) return array.status();
+  absl::StatusOr<size_t> count = ReadSize(*data, *array, "aggregate3 result count");
+  if (!count.ok()) return count.status();
+  const size_t base = *array + kWord;
+  if (*count > (data->size() - base) / kWord) {
+    return absl::DataLossError("aggregate3 result count: more results than the data holds");
+  }
+  std::vector<Call3Result> results;
+  results.reserve(*count);
+  for (size_t i = 0; i < *count; ++i) {
+    absl::StatusOr<size_t> element = ReadSize(*data, base + i * kWord, "aggregate3 result offset");
+    if (!element.ok()) return element.status();
+    const size_t start = base + *element;
+    absl::StatusOr<bool> success = ReadBool(*data, start, "aggregate3 result success");
+    if (!success.ok()) return success.status();
+    absl::StatusOr<size_t> bytes = ReadSize(*data, start + kWord, "aggregate3 returnData offset");
+    if (!bytes.ok()) return bytes.status();
+    const size_t bytes_start = start + *bytes;
+    absl::StatusOr<size_t> length = ReadSize(*data, bytes_start, "aggregate3 returnData length");
+    if (!length.ok()) return length.status();
+    if (*length > data->size() - bytes_start - kWord) {
+      return absl::DataLossError("aggregate3 returnData: past the end of the data");
+    }
+    results.push_back(
+        {.success = *success,
+         .return_data = absl::StrCat("0x", absl::BytesToHexString(absl::string_view(*data).substr(
+                                               bytes_start + kWord, *length)))});
+  }
+  return results;
+}
+
+absl::StatusOr<std::string> DecodeUint256Result(absl::string_view result) {
+  absl::StatusOr<std::string> data = ResultBytes(result);
+  if (!data.ok()) return data.status();
+  if (data->size() < kWord) {
+    return absl::DataLossError(
+        absl::StrCat("uint256 result: ", data->size(), " bytes, fewer than a 32-byte word"));
+  }
+  return WordDecimal(*data, 0);
+}
+
+absl::StatusOr<uint32_t> DecodeDecimalsResult(absl::string_view result) {
+  absl::StatusOr<std::string> data = ResultBytes(result);
+  if (!data.ok()) return data.status();
+  if (data->size() < kWord) return absl::DataLossError("decimals result: shorter than a word");
+  for (size_t i = 0; i + 1 < kWord; ++i) {
+    if ((*data)[i] != 0) return absl::DataLossError("decimals result: above 255");
+  }
+  return static_cast<uint32_t>(static_cast<unsigned char>((*data)[kWord - 1]));
+}
+
+std::string EncodeScannerCall(absl::string_view creation_code, absl::string_view token,
+                              const std::vector<std::string>& accounts) {
+  std::string call = absl::StrCat("0x", StripHexPrefix(creation_code), AddressWord(token),
+                                  UintWord(2 * kWord), UintWord(accounts.size()));
+  for (const std::string& account : accounts) call += AddressWord(account);
+  return call;
+}
+
+absl::StatusOr<std::vector<ScannedBalance>> DecodeScannerResult(absl::string_view result) {
+  absl::StatusOr<std::string> data = ResultBytes(result);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<size_t> array = ReadSize(*data, 0, "scanner result offset");
+  if (!array.ok()) return array.status();
+  absl::StatusOr<size_t> count = ReadSize(*data, *array, "scanner result count");
+  if (!count.ok()) return count.status();
+  const size_t base = *array + kWord;
+  if (*count > (data->size() - base) / (2 * kWord)) {
+    return absl::DataLossError("scanner result count: more results than the data holds");
+  }
+  std::vector<ScannedBalance> balances;
+  balances.reserve(*count);
+  for (size_t i = 0; i < *count; ++i) {
+    const size_t at = base + 2 * kWord * i;
+    absl::StatusOr<bool> success = ReadBool(*data, at, "scanner result success");
+    if (!success.ok()) return success.status();
+    balances.push_back({.success = *success, .units = WordDecimal(*data, at + kWord)});
+  }
+  return balances;
+}
+
+}  // namespace coffer::fetcher::evm

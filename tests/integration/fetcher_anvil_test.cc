@@ -1,0 +1,216 @@
+// coffer-fetcher against a real Ethereum node: anvil started for the test,
+// a test token and Multicall3 deployed on it, and the real binary reading
+// native and ERC-20 balances through its gRPC API, aggregated through
+// Multicall3 or the deployless scanner, or one eth_call each, at a pinned
+// block, for thousands of addresses.
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+
+#include "coffer/v1/fetcher.grpc.pb.h"
+#include "tests/integration/integration_test_base.h"
+#include "tests/testing/anvil.h"
+#include "tests/testing/test_contracts.h"
+
+namespace coffer::testing {
+namespace {
+
+using v1::Fetcher;
+
+constexpr char kChain[] = "eip155:31337";
+constexpr char kEther[] = "eip155:31337/slip44:60";
+
+// Deterministic addresses nobody funded: 0x0000...00c0ffee<n>.
+std::string Address(int n) { return absl::StrFormat("0x%040x", 0xc0ffee00000ULL + n); }
+
+class FetcherAnvilTest : public IntegrationTestBase {
+ protected:
+  void SetUp() override {
+    if (auto reason = AnvilNode::SkipReason()) GTEST_SKIP() << *reason;
+    absl::StatusOr<std::unique_ptr<AnvilNode>> node = AnvilNode::Start();
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = *std::move(node);
+    absl::StatusOr<std::string> token = DeployTestToken(*node_, 6);
+    ASSERT_TRUE(token.ok()) << token.status();
+    token_ = *token;
+    absl::StatusOr<std::string> multicall = DeployContract(*node_, "Multicall3");
+    ASSERT_TRUE(multicall.ok()) << multicall.status();
+    multicall_ = *multicall;
+  }
+
+  std::string TokenAsset() const { return absl::StrCat(kChain, "/erc20:", token_); }
+
+  // Starts the fetcher on a config for this node; `multicall` and
+  // `aggregate_size` as the chain config says (empty: the scanner).
+  std::unique_ptr<grpc_util::AsyncClient<Fetcher>> StartFetcher(const std::string& multicall,
+                                                                int aggregate_size = 500,
+                                                                int batch_size = 100) {
+    const std::string path = absl::StrCat(directory(), "/fetcher-", ++configs_, ".textproto");
+    std::ofstream(path) << absl::StrCat(
+        "chains {\n  chain_id: \"", kChain, "\"\n  name: \"anvil\"\n  kind: CHAIN_KIND_EVM\n",
+        "  endpoints { name: \"anvil-0\" url: \"", node_->url(), "\" batch_size: ", batch_size,
+        " }\n", "  native_asset { asset_id: \"", kEther,
+        "\" symbol: \"ETH\" name: \"Ether\" decimals: 18 }\n", "  tokens { asset_id: \"",
+        TokenAsset(), "\" symbol: \"CTST\" name: \"Coffer Test\" }\n",
+        multicall.empty() ? "" : absl::StrCat("  multicall_address: \"", multicall, "\"\n"),
+        "  aggregate_size: ", aggregate_size, "\n}\n");
+    ServiceProcess& fetcher = StartService(Service::kFetcher, {absl::StrCat("--config=", path)});
+    return Client<Fetcher>(fetcher);
+  }
+
+  v1::QueryBalancesResponse Query(grpc_util::AsyncClient<Fetcher>& client,
+                                  const v1::QueryBalancesRequest& request) {
+    grpc_util::CallOptions options;
+    options.timeout = absl::Seconds(60);
+    absl::StatusOr<v1::QueryBalancesResponse> response =
+        client.CallBlocking(&Fetcher::Stub::PrepareAsyncQueryBalances, request, options);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : v1::QueryBalancesResponse();
+  }
+
+  std::unique_ptr<AnvilNode> node_;
+  std::string token_;
+  std::string multicall_;
+  int configs_ = 0;
+};
+
+TEST_F(FetcherAnvilTest, ReadsNativeAndTokenBalancesExactlyAtOneBlock) {
+  const std::string fresh = Address(1);
+  ASSERT_TRUE(node_->SendEther(node_->account(0), fresh, "1234567890123456789").ok());
+  ASSERT_TRUE(node_->Mint(token_, fresh, "42000000").ok());
+  // More than 2^64 base units: exact, never through a double.
+  ASSERT_TRUE(
+      node_->Mint(token_, node_->account(1), "340282366920938463463374607431768211456").ok());
+  auto client = StartFetcher(multicall_);
+
+  v1::QueryBalancesRequest request;
+  request.add_queries()->set_account_id(absl::StrCat(kChain, ":", fresh));
+  request.add_queries()->set_account_id(absl::StrCat(kChain, ":", node_->account(1)));
+  const v1::QueryBalancesResponse response = Query(*client, request);
+  ASSERT_EQ(response.results_size(), 4);
+  const v1::BalanceItem& ether = response.results(0).balance();
+  ASSERT_TRUE(ether.has_amount()) << ether.error().message();
+  EXPECT_EQ(ether.amount().units(), "1234567890123456789");
+  EXPECT_EQ(ether.amount().decimals(), 18u);
+  EXPECT_EQ(ether.source(), "anvil-0");
+  const v1::BalanceItem& token = response.results(1).balance();
+  ASSERT_TRUE(token.has_amount()) << token.error().message();
+  EXPECT_EQ(token.amount().units(), "42000000");
+  EXPECT_EQ(token.amount().decimals(), 6u) << "read with decimals()";
+  EXPECT_EQ(response.results(3).balance().amount().units(),
+            "340282366920938463463374607431768211456");
+  // One block for the whole request, stated by every item.
+  ASSERT_EQ(response.blocks_size(), 1);
+  absl::StatusOr<uint64_t> head = node_->BlockNumber();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(response.blocks(0).number(), *head);
+  EXPECT_FALSE(response.blocks(0).hash().empty());
+  for (const v1::BalanceResult& result : response.results()) {
+    EXPECT_EQ(result.balance().block_number(), *head);
+    EXPECT_EQ(result.balance().block_hash(), response.blocks(0).hash());
+  }
+}
+
+TEST_F(FetcherAnvilTest, APinnedBlockReadsTheBalancesOfThatBlock) {
+  const std::string holder = Address(2);
+  ASSERT_TRUE(node_->Mint(token_, holder, "100").ok());
+  absl::StatusOr<uint64_t> before = node_->BlockNumber();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(node_->Mint(token_, holder, "23").ok());
+  auto client = StartFetcher(multicall_);
+
+  v1::QueryBalancesRequest request;
+  v1::BalanceQuery* query = request.add_queries();
+  query->set_account_id(absl::StrCat(kChain, ":", holder));
+  query->add_asset_ids(TokenAsset());
+  v1::BlockSelector* pinned = request.add_blocks();
+  pinned->set_chain_id(kChain);
+  pinned->set_number(*before);
+  EXPECT_EQ(Query(*client, request).results(0).balance().amount().units(), "100");
+  request.clear_blocks();
+  EXPECT_EQ(Query(*client, request).results(0).balance().amount().units(), "123");
+}
+
+TEST_F(FetcherAnvilTest, ThousandsOfAddressesEveryWayOfReadingTokens) {
+  constexpr int kAddresses = 2000;
+  for (int i : {0, 7, 1999}) {
+    ASSERT_TRUE(node_->Mint(token_, Address(100 + i), absl::StrCat(1000 + i)).ok());
+    ASSERT_TRUE(node_->SetBalance(Address(100 + i), absl::StrCat(5000 + i)).ok());
+  }
+  v1::QueryBalancesRequest request;
+  for (int i = 0; i < kAddresses; ++i) {
+    request.add_queries()->set_account_id(absl::StrCat(kChain, ":", Address(100 + i)));
+  }
+  // Multicall3; the deployless scanner; one eth_call per balance in
+  // JSON-RPC batches; and one call per HTTP request.
+  struct Way {
+    std::string multicall;
+    int aggregate_size;
+    int batch_size;
+  };
+  for (const Way& way :
+       {Way{multicall_, 500, 100}, Way{"", 383, 100}, Way{"", 1, 100}, Way{multicall_, 500, 1}}) {
+    SCOPED_TRACE(absl::StrCat("multicall=", way.multicall, " aggregate_size=", way.aggregate_size,
+                              " batch_size=", way.batch_size));
+    auto client = StartFetcher(way.multicall, way.aggregate_size, way.batch_size);
+    const v1::QueryBalancesResponse response = Query(*client, request);
+    ASSERT_EQ(response.results_size(), 2 * kAddresses);
+    for (int i = 0; i < kAddresses; ++i) {
+      const bool funded = i == 0 || i == 7 || i == 1999;
+      const v1::BalanceItem& ether = response.results(2 * i).balance();
+      const v1::BalanceItem& token = response.results(2 * i + 1).balance();
+      ASSERT_TRUE(ether.has_amount()) << i << ": " << ether.error().message();
+      ASSERT_TRUE(token.has_amount()) << i << ": " << token.error().message();
+      EXPECT_EQ(ether.amount().units(), funded ? absl::StrCat(5000 + i) : "0") << i;
+      EXPECT_EQ(token.amount().units(), funded ? absl::StrCat(1000 + i) : "0") << i;
+    }
+  }
+}
+
+TEST_F(FetcherAnvilTest, ATokenThatFailsFailsOnlyItsOwnItems) {
+  absl::StatusOr<std::string> reverting = DeployContract(*node_, "RevertingToken");
+  ASSERT_TRUE(reverting.ok()) << reverting.status();
+  ASSERT_TRUE(node_->Mint(token_, Address(3), "9").ok());
+  for (const std::string& multicall : {multicall_, std::string()}) {
+    SCOPED_TRACE(multicall.empty() ? "scanner" : "multicall");
+    auto client = StartFetcher(multicall);
+    v1::QueryBalancesRequest request;
+    v1::BalanceQuery* query = request.add_queries();
+    query->set_account_id(absl::StrCat(kChain, ":", Address(3)));
+    query->add_asset_ids(absl::StrCat(kChain, "/erc20:", *reverting));
+    query->add_asset_ids(TokenAsset());
+    query->add_asset_ids(kEther);
+    const v1::QueryBalancesResponse response = Query(*client, request);
+    ASSERT_EQ(response.results_size(), 3);
+    EXPECT_TRUE(response.results(0).balance().has_error()) << "never a zero balance";
+    EXPECT_EQ(response.results(1).balance().amount().units(), "9");
+    EXPECT_EQ(response.results(2).balance().amount().units(), "0");
+  }
+}
+
+TEST_F(FetcherAnvilTest, ADeadEndpointFailsItsItemsAsUnavailableNotAsZero) {
+  const int port = node_->port();
+  node_.reset();  // the node is gone
+  const std::string path = absl::StrCat(directory(), "/dead.textproto");
+  std::ofstream(path) << absl::StrCat(
+      "chains { chain_id: \"", kChain, "\" name: \"anvil\" kind: CHAIN_KIND_EVM ",
+      "endpoints { name: \"gone\" url: \"http://127.0.0.1:", port, "\" } ",
+      "native_asset { asset_id: \"", kEther, "\" symbol: \"ETH\" decimals: 18 } }\n",
+      "http { max_attempts: 1 }\n");
+  ServiceProcess& fetcher = StartService(Service::kFetcher, {absl::StrCat("--config=", path)});
+  auto client = Client<Fetcher>(fetcher);
+  v1::QueryBalancesRequest request;
+  request.add_queries()->set_account_id(absl::StrCat(kChain, ":", Address(4)));
+  const v1::QueryBalancesResponse response = Query(*client, request);
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).balance().error().code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(response.results(0).balance().error().upstream(), "gone");
+}
+
+}  // namespace
+}  // namespace coffer::testing
