@@ -7,6 +7,7 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/fetcher/chain_setup.h"
+#include "services/fetcher/chains/bitcoin/esplora_chain_reader.h"
 #include "services/fetcher/chains/evm_chain_reader.h"
 #include "services/fetcher/chains/http_upstream_transport.h"
 #include "services/fetcher/config/endpoint_url.h"
@@ -62,12 +63,6 @@ absl::StatusOr<std::unique_ptr<FetcherRuntime>> FetcherRuntime::Create(
     absl::StatusOr<chain::ChainId> id = chain::ParseChainId(chain.chain_id());
     if (!id.ok()) return id.status();
     const std::string chain_id = id->ToString();
-    if (chain.kind() != v1::CHAIN_KIND_EVM) {
-      return absl::UnimplementedError(
-          absl::StrCat("chains[", c, "] (", chain_id,
-                       "): only EVM chains are read so far; Bitcoin via "
-                       "Esplora is configured but its reader is not built yet"));
-    }
     std::vector<HttpEndpoint> endpoints;
     for (int e = 0; e < chain.endpoints_size(); ++e) {
       const config::EndpointConfig& endpoint = chain.endpoints(e);
@@ -96,9 +91,22 @@ absl::StatusOr<std::unique_ptr<FetcherRuntime>> FetcherRuntime::Create(
     built.endpoints = std::make_unique<EndpointSet>(EndpointOptionsOf(chain));
     built.transport = std::make_unique<HttpUpstreamTransport>(
         runtime->http_.get(), std::move(endpoints), transport_options);
-    built.reader = std::make_unique<EvmChainReader>(
-        EvmOptionsOf(chain, transport_options.request_timeout * transport_options.max_attempts),
-        built.endpoints.get(), built.transport.get());
+    const absl::Duration timeout =
+        transport_options.request_timeout * transport_options.max_attempts;
+    if (chain.kind() == v1::CHAIN_KIND_BITCOIN) {
+      EsploraChainOptions bitcoin;
+      bitcoin.chain_id = chain_id;
+      bitcoin.name = chain.name();
+      bitcoin.asset_id = CatalogEntryOf(chain).asset_ids.front();
+      bitcoin.symbol = chain.native_asset().symbol();
+      bitcoin.price_id = chain.native_asset().price_id();
+      bitcoin.request_timeout = timeout;
+      built.reader = std::make_unique<EsploraChainReader>(std::move(bitcoin), built.endpoints.get(),
+                                                          built.transport.get());
+    } else {
+      built.reader = std::make_unique<EvmChainReader>(EvmOptionsOf(chain, timeout),
+                                                      built.endpoints.get(), built.transport.get());
+    }
     runtime->options_.chain_order.push_back(chain_id);
     runtime->options_.catalog[chain_id] = CatalogEntryOf(chain);
     runtime->options_.readers[chain_id] = built.reader.get();

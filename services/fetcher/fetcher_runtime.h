@@ -26,8 +26,7 @@ namespace coffer::fetcher {
 
 class FetcherRuntime {
  public:
-  // Fails when a header secret cannot be read or a chain kind has no
-  // reader yet, naming the chain.
+  // Fails when a header secret cannot be read, naming the field.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<FetcherRuntime>> Create(
       const config::FetcherConfig& config);
 
