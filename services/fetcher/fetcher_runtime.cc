@@ -176,4 +176,18 @@ absl::Status FetcherRuntime::AddPriceSources(const config::FetcherConfig& config
 
 FetcherService::Options FetcherRuntime::service_options() const { return options_; }
 
+void FetcherRuntime::StartProbes(absl::Duration interval) {
+  http_->loop().Post([this, interval](absl::Status status) {
+    if (status.ok()) ProbeAndReschedule(interval);
+  });
+}
+
+void FetcherRuntime::ProbeAndReschedule(absl::Duration interval) {
+  for (Chain& chain : chains_) chain.reader->Probe();
+  // CANCELLED once the loop shuts down: the chain of probes ends there.
+  http_->loop().RunAfter(interval, [this, interval](absl::Status status) {
+    if (status.ok()) ProbeAndReschedule(interval);
+  });
+}
+
 }  // namespace coffer::fetcher

@@ -36,6 +36,10 @@ class FetcherRuntime {
 
   FetcherService::Options service_options() const;
 
+  // Probes every chain's endpoints now and then every `interval`, on the
+  // HTTP loop's timers (no thread of its own); ends with the runtime.
+  void StartProbes(absl::Duration interval);
+
  private:
   struct Chain {
     std::unique_ptr<EndpointSet> endpoints;
@@ -44,6 +48,7 @@ class FetcherRuntime {
   };
 
   explicit FetcherRuntime(const config::FetcherConfig& config);
+  void ProbeAndReschedule(absl::Duration interval);
   absl::Status AddPriceSources(const config::FetcherConfig& config,
                                const HttpUpstreamTransport::Options& transport);
 

@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include <spdlog/spdlog.h>
 
 #include "common/config/flags.h"
@@ -20,6 +21,9 @@
 ABSL_FLAG(std::string, config, "",
           "Fetcher configuration (textproto, see services/fetcher/config/example.textproto); "
           "empty: a local development node, anvil on 127.0.0.1:8545 (chain eip155:31337)");
+
+ABSL_FLAG(absl::Duration, probe_interval, absl::Seconds(30),
+          "How often every endpoint's health is probed (for EVM with a real eth_call)");
 
 namespace {
 
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   coffer::fetcher::FetcherService::Options options = (*runtime)->service_options();
+  (*runtime)->StartProbes(absl::GetFlag(FLAGS_probe_interval));
   spdlog::info("fetcher: {} chain(s) configured ({}){}", options.chain_order.size(),
                absl::StrJoin(options.chain_order, ", "),
                config_path.empty() ? " by the built-in development default" : "");

@@ -3,9 +3,12 @@
 // native and ERC-20 balances through its gRPC API, aggregated through
 // Multicall3 or the deployless scanner, or one eth_call each, at a pinned
 // block, for thousands of addresses.
+#include <httplib.h>
+
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -210,6 +213,76 @@ TEST_F(FetcherAnvilTest, ADeadEndpointFailsItsItemsAsUnavailableNotAsZero) {
   ASSERT_EQ(response.results_size(), 1);
   EXPECT_EQ(response.results(0).balance().error().code(), v1::Error::UNAVAILABLE);
   EXPECT_EQ(response.results(0).balance().error().upstream(), "gone");
+}
+
+// A node that answers eth_blockNumber but fails every eth_call, as nodes
+// with execution disabled or broken do.
+class CallRefusingNode {
+ public:
+  CallRefusingNode() {
+    server_.Post("/", [](const httplib::Request& request, httplib::Response& response) {
+      const bool call = request.body.find("eth_call") != std::string::npos;
+      response.set_content(
+          call
+              ? R"([{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"method not found"}}])"
+              : R"([{"jsonrpc":"2.0","id":0,"result":"0x1"}])",
+          "application/json");
+    });
+    server_.set_keep_alive_timeout(1);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~CallRefusingNode() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(FetcherAnvilTest, ProbesWithARealEthCallAndPreferHealthyEndpoints) {
+  CallRefusingNode broken;
+  const std::string path = absl::StrCat(directory(), "/probed.textproto");
+  std::ofstream(path) << absl::StrCat(
+      "chains { chain_id: \"", kChain, "\" name: \"anvil\" kind: CHAIN_KIND_EVM ",
+      "endpoints { name: \"no-calls\" url: \"", broken.url(), "\" } ",
+      "endpoints { name: \"anvil-0\" url: \"", node_->url(), "\" } ", "native_asset { asset_id: \"",
+      kEther, "\" symbol: \"ETH\" decimals: 18 } }\n");
+  ServiceProcess& fetcher =
+      StartService(Service::kFetcher, {absl::StrCat("--config=", path), "--probe_interval=100ms"});
+  auto client = Client<Fetcher>(fetcher);
+
+  v1::ListUpstreamsResponse upstreams;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < give_up) {
+    absl::StatusOr<v1::ListUpstreamsResponse> listed =
+        client->CallBlocking(&Fetcher::Stub::PrepareAsyncListUpstreams, v1::ListUpstreamsRequest());
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    upstreams = *listed;
+    if (upstreams.chains(0).endpoints(0).health() == v1::EndpointStatus::UNHEALTHY &&
+        upstreams.chains(0).endpoints(1).health() == v1::EndpointStatus::HEALTHY) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(upstreams.chains(0).endpoints(0).health(), v1::EndpointStatus::UNHEALTHY)
+      << upstreams.DebugString();
+  EXPECT_NE(upstreams.chains(0).endpoints(0).last_error().message().find("eth_call"),
+            std::string::npos);
+  ASSERT_EQ(upstreams.chains(0).endpoints(1).health(), v1::EndpointStatus::HEALTHY);
+
+  ASSERT_TRUE(node_->SetBalance(Address(5), "77").ok());
+  v1::QueryBalancesRequest request;
+  request.add_queries()->set_account_id(absl::StrCat(kChain, ":", Address(5)));
+  const v1::QueryBalancesResponse response = Query(*client, request);
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).balance().amount().units(), "77");
+  EXPECT_EQ(response.results(0).balance().source(), "anvil-0")
+      << "the endpoint failing its probe is tried last";
 }
 
 }  // namespace

@@ -47,6 +47,9 @@ class EsploraServer {
           }
           response.set_content(R"({"chain_stats":{"funded_txo_sum":"lots"}})", "application/json");
         });
+    // The fetcher keeps connections alive: without a short idle timeout,
+    // stop() would wait out httplib's default of 5 s for them.
+    server_.set_keep_alive_timeout(1);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }

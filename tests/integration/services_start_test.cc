@@ -84,11 +84,16 @@ TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
     }
   }
 
-  // The fetcher's own API answers, if only UNIMPLEMENTED for now.
+  // The fetcher's own API answers: with no configuration, the built-in
+  // development chain (anvil on 127.0.0.1:8545).
   auto fetcher = Client<v1::Fetcher>(*processes[1]);
   auto upstreams = fetcher->CallBlocking(&v1::Fetcher::Stub::PrepareAsyncListUpstreams,
                                          v1::ListUpstreamsRequest());
-  EXPECT_EQ(upstreams.status().code(), absl::StatusCode::kUnimplemented) << upstreams.status();
+  ASSERT_TRUE(upstreams.ok()) << upstreams.status();
+  ASSERT_EQ(upstreams->chains_size(), 1);
+  EXPECT_EQ(upstreams->chains(0).chain_id(), "eip155:31337");
+  ASSERT_EQ(upstreams->chains(0).endpoints_size(), 1);
+  EXPECT_EQ(upstreams->chains(0).endpoints(0).host(), "127.0.0.1:8545");
 
   // Metrics saw the calls above.
   auto admin = Client<v1::Admin>(*processes[0]);

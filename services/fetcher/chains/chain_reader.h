@@ -39,6 +39,12 @@ class ChainReader {
   virtual void ReadBalances(std::shared_ptr<BalanceCall> call, std::vector<size_t> items,
                             const v1::BlockRef& block, bool bypass_cache) = 0;
 
+  // Checks every endpoint with a request that exercises what balances
+  // need (for EVM a real eth_call: nodes that answer eth_blockNumber and
+  // fail eth_call are common) and records the outcome in its health.
+  // Returns at once.
+  virtual void Probe() {}
+
   // The chain, its assets and its endpoints with live health, for
   // ListUpstreams.
   virtual v1::ChainStatus Status() const = 0;

@@ -12,6 +12,7 @@
 #include "common/chain/caip.h"
 #include "services/fetcher/chains/evm/abi.h"
 #include "services/fetcher/chains/evm/hex_quantity.h"
+#include "services/fetcher/chains/evm/json_rpc.h"
 
 namespace coffer::fetcher {
 namespace {
@@ -110,7 +111,10 @@ bool MayBeTooLarge(const absl::Status& status) {
 
 EvmChainReader::EvmChainReader(EvmChainOptions options, EndpointSet* endpoints,
                                UpstreamTransport* transport)
-    : options_(std::move(options)), endpoints_(endpoints), batcher_(endpoints, transport) {
+    : options_(std::move(options)),
+      endpoints_(endpoints),
+      transport_(transport),
+      batcher_(endpoints, transport) {
   for (const EvmAsset& token : options_.tokens) {
     absl::StatusOr<chain::AssetId> id = chain::ParseAssetId(token.asset_id);
     if (id.ok() && token.decimals.has_value()) decimals_[id->asset_reference] = *token.decimals;
@@ -479,6 +483,43 @@ ItemResult EvmChainReader::Answer(const BalanceCall& call, size_t index, const v
         ItemError(units.ok() ? absl::InternalError("decimals unknown") : units.status(), upstream);
   }
   return result;
+}
+
+void EvmChainReader::Probe() {
+  // eth_call of nothing at the zero address: any node that executes calls
+  // answers "0x"; one that only serves chain data fails it.
+  const std::string body = evm::BuildBatchRequest(
+      {{.id = 1,
+        .method = "eth_call",
+        .params = CallParams("0x0000000000000000000000000000000000000000", "0x", "latest")}});
+  for (size_t i = 0; i < endpoints_->size(); ++i) {
+    UpstreamRequest request;
+    request.body = body;
+    request.deadline = absl::Now() + options_.request_timeout;
+    transport_->Send(i, std::move(request), [this, i](absl::StatusOr<UpstreamReply> reply) {
+      absl::Status outcome;
+      if (!reply.ok()) {
+        outcome = reply.status();
+      } else if (reply->http_status != 200) {
+        outcome = absl::UnavailableError(absl::StrCat("probe: HTTP ", reply->http_status));
+      } else {
+        absl::StatusOr<evm::BatchResponse> parsed = evm::ParseBatchResponse(reply->body);
+        if (!parsed.ok()) {
+          outcome = parsed.status();
+        } else if (parsed->whole_error.has_value()) {
+          outcome = absl::UnavailableError(
+              absl::StrCat("probe: eth_call refused: ", parsed->whole_error->message));
+        } else if (auto answer = parsed->results.find(1); answer == parsed->results.end()) {
+          outcome = absl::DataLossError("probe: eth_call not answered");
+        } else if (answer->second.error.has_value()) {
+          outcome = absl::UnavailableError(
+              absl::StrCat("probe: eth_call failed: ", answer->second.error->message));
+        }
+      }
+      if (absl::IsCancelled(outcome)) return;
+      endpoints_->ReportProbe(i, outcome, absl::Now());
+    });
+  }
 }
 
 v1::ChainStatus EvmChainReader::Status() const {

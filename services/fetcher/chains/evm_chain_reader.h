@@ -72,6 +72,7 @@ class EvmChainReader : public ChainReader {
   void ReadBalances(std::shared_ptr<BalanceCall> call, std::vector<size_t> items,
                     const v1::BlockRef& block, bool bypass_cache) override;
   v1::ChainStatus Status() const override;
+  void Probe() override;
 
  private:
   void ReadNative(const std::shared_ptr<BalanceCall>& call, std::vector<size_t> items,
@@ -107,6 +108,7 @@ class EvmChainReader : public ChainReader {
 
   const EvmChainOptions options_;
   EndpointSet* const endpoints_;
+  UpstreamTransport* const transport_;
   JsonRpcBatcher batcher_;
 
   mutable std::mutex mu_;

@@ -133,6 +133,27 @@ void EsploraChainReader::ReadBalances(std::shared_ptr<BalanceCall> call, std::ve
   }
 }
 
+void EsploraChainReader::Probe() {
+  for (size_t i = 0; i < endpoints_->size(); ++i) {
+    UpstreamRequest request;
+    request.method = "GET";
+    request.path = std::string(kEsploraTipHeightPath);
+    request.deadline = absl::Now() + options_.request_timeout;
+    transport_->Send(i, std::move(request), [this, i](absl::StatusOr<UpstreamReply> reply) {
+      absl::Status outcome;
+      if (!reply.ok()) {
+        outcome = reply.status();
+      } else if (reply->http_status != 200) {
+        outcome = absl::UnavailableError(absl::StrCat("probe: HTTP ", reply->http_status));
+      } else {
+        outcome = ParseEsploraTipHeight(reply->body).status();
+      }
+      if (absl::IsCancelled(outcome)) return;
+      endpoints_->ReportProbe(i, outcome, absl::Now());
+    });
+  }
+}
+
 v1::ChainStatus EsploraChainReader::Status() const {
   v1::ChainStatus status;
   status.set_chain_id(options_.chain_id);

@@ -39,6 +39,7 @@ class EsploraChainReader : public ChainReader {
   void ReadBalances(std::shared_ptr<BalanceCall> call, std::vector<size_t> items,
                     const v1::BlockRef& block, bool bypass_cache) override;
   v1::ChainStatus Status() const override;
+  void Probe() override;
 
  private:
   // GET `path` with endpoint fallback; the body of a 200, or an error.
