@@ -22,6 +22,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 #include "coffer/v1/fetcher.pb.h"
 #include "services/fetcher/balance_plan.h"
@@ -67,6 +68,11 @@ class BalanceCall {
   // resolved, an endpoint set with no candidate).
   void Fail(const std::vector<size_t>& indices, const v1::Error& error);
 
+  // The client's deadline: no upstream request is worth waiting for past
+  // it. InfiniteFuture when the client set none.
+  absl::Time deadline() const { return deadline_; }
+  void set_deadline(absl::Time deadline) { deadline_ = deadline; }
+
   // True once the client is gone: readers may stop asking upstreams.
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -78,6 +84,8 @@ class BalanceCall {
   const BalancePlan plan_;
   const bool streaming_;
   std::atomic<bool> cancelled_{false};
+  // Set before the readers start; read-only after.
+  absl::Time deadline_ = absl::InfiniteFuture();
 
   std::mutex mu_;
   Sink sink_;                                // guarded by mu_

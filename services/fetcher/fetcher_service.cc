@@ -84,6 +84,7 @@ void FetcherService::HandleQueryBalances(grpc_util::CallContext& context,
         if (response.ok()) *reply = *std::move(response);
         done(response.status());
       }});
+  call->set_deadline(context.deadline());
   context.OnCancel([call] { call->Cancel(); });
   call->Start();
   FetchBalances(call, options_.readers, request.bypass_cache());
@@ -112,6 +113,7 @@ void FetcherService::HandleStreamBalances(
                 shared_writer->Finish(response.status());
               },
       });
+  call->set_deadline(context.deadline());
   context.OnCancel([call] { call->Cancel(); });
   call->Start();
   FetchBalances(call, options_.readers, request.bypass_cache());

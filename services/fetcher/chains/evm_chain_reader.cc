@@ -198,7 +198,7 @@ void EvmChainReader::ReadNative(const std::shared_ptr<BalanceCall>& call, std::v
   }
   const uint32_t decimals = options_.native.decimals.value_or(18);
   batcher_.Send(
-      std::move(calls), Deadline(),
+      std::move(calls), Deadline(call.get()),
       [this, call, items = std::move(items), block, decimals](std::vector<RpcOutcome> outcomes) {
         std::vector<ItemResult> results;
         results.reserve(outcomes.size());
@@ -246,7 +246,7 @@ void EvmChainReader::ReadTokens(const std::shared_ptr<BalanceCall>& call, std::v
   };
   auto pending = std::make_shared<Pending>();
   pending->remaining = unknown.size();
-  batcher_.Send(std::move(calls), Deadline(),
+  batcher_.Send(std::move(calls), Deadline(call.get()),
                 [this, call, items = std::move(items), block, unknown = std::move(unknown),
                  pending](std::vector<RpcOutcome> outcomes) mutable {
                   for (RpcOutcome& outcome : outcomes) {
@@ -328,7 +328,7 @@ void EvmChainReader::ReadScanner(const std::shared_ptr<BalanceCall>& call, const
        absl::StrCat("[{\"data\":",
                     Quoted(evm::EncodeScannerCall(kBalanceScannerCreationCode, token, accounts)),
                     "},", Quoted(evm::ToHexQuantity(block.number())), "]")});
-  batcher_.Send(std::move(calls), Deadline(),
+  batcher_.Send(std::move(calls), Deadline(call.get()),
                 [this, call, token, items = std::move(items),
                  block](std::vector<RpcOutcome> outcomes) mutable {
                   const RpcOutcome& outcome = outcomes.front();
@@ -380,7 +380,7 @@ void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
       {"eth_call", CallParams(options_.multicall_address, evm::EncodeAggregate3Call(calls3),
                               evm::ToHexQuantity(block.number()))});
   batcher_.Send(
-      std::move(calls), Deadline(),
+      std::move(calls), Deadline(call.get()),
       [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) mutable {
         const RpcOutcome& outcome = outcomes.front();
         absl::StatusOr<std::string> data = StringResult(outcome.result);
@@ -424,7 +424,7 @@ void EvmChainReader::ReadTokensDirectly(const std::shared_ptr<BalanceCall>& call
     calls.push_back({"eth_call", CallParams(TokenOf(item),
                                             evm::EncodeBalanceOfCall(item.account->address), at)});
   }
-  batcher_.Send(std::move(calls), Deadline(),
+  batcher_.Send(std::move(calls), Deadline(call.get()),
                 [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) {
                   std::vector<ItemResult> results;
                   results.reserve(outcomes.size());

@@ -17,6 +17,7 @@
 #ifndef COFFER_SERVICES_FETCHER_CHAINS_EVM_CHAIN_READER_H_
 #define COFFER_SERVICES_FETCHER_CHAINS_EVM_CHAIN_READER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,11 +40,11 @@ namespace coffer::fetcher {
 struct EvmAsset {
   // Normalized CAIP-19.
   std::string asset_id;
-  std::string symbol;
-  std::string name;
   // Unset for tokens whose decimals are read from the chain.
-  std::optional<uint32_t> decimals;
-  std::string price_id;
+  std::optional<uint32_t> decimals = std::nullopt;
+  std::string symbol = {};
+  std::string name = {};
+  std::string price_id = {};
 };
 
 struct EvmChainOptions {
@@ -104,7 +105,11 @@ class EvmChainReader : public ChainReader {
   ItemResult Answer(const BalanceCall& call, size_t index, const v1::BlockRef& block,
                     absl::StatusOr<std::string> units, std::optional<uint32_t> decimals,
                     const std::string& upstream) const;
-  absl::Time Deadline() const { return absl::Now() + options_.request_timeout; }
+  // The reader's own timeout, or the client's deadline when sooner.
+  absl::Time Deadline(const BalanceCall* call = nullptr) const {
+    const absl::Time own = absl::Now() + options_.request_timeout;
+    return call != nullptr ? std::min(own, call->deadline()) : own;
+  }
 
   const EvmChainOptions options_;
   EndpointSet* const endpoints_;
