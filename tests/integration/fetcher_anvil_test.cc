@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
@@ -117,6 +118,26 @@ TEST_F(FetcherAnvilTest, ReadsNativeAndTokenBalancesExactlyAtOneBlock) {
     EXPECT_EQ(result.balance().block_number(), *head);
     EXPECT_EQ(result.balance().block_hash(), response.blocks(0).hash());
   }
+
+  // The endpoint as ListUpstreams shows it after that work.
+  absl::StatusOr<v1::ListUpstreamsResponse> upstreams =
+      client->CallBlocking(&Fetcher::Stub::PrepareAsyncListUpstreams, v1::ListUpstreamsRequest());
+  ASSERT_TRUE(upstreams.ok()) << upstreams.status();
+  ASSERT_EQ(upstreams->chains_size(), 1);
+  const v1::ChainStatus& chain = upstreams->chains(0);
+  EXPECT_TRUE(absl::EqualsIgnoreCase(chain.multicall_address(), multicall_))
+      << chain.multicall_address();
+  EXPECT_EQ(chain.head().number(), *head);
+  ASSERT_EQ(chain.assets_size(), 2);
+  EXPECT_EQ(chain.assets(1).decimals(), 6u) << "learnt with decimals()";
+  ASSERT_EQ(chain.endpoints_size(), 1);
+  const v1::EndpointStatus& endpoint = chain.endpoints(0);
+  EXPECT_EQ(endpoint.name(), "anvil-0");
+  EXPECT_EQ(endpoint.health(), v1::EndpointStatus::HEALTHY);
+  EXPECT_EQ(endpoint.batch_size(), 100u);
+  EXPECT_GE(endpoint.requests(), 3u) << "head, native batch, decimals, aggregate";
+  EXPECT_EQ(endpoint.failures(), 0u);
+  EXPECT_GT(endpoint.latency_p50_ms(), 0);
 }
 
 TEST_F(FetcherAnvilTest, APinnedBlockReadsTheBalancesOfThatBlock) {

@@ -197,8 +197,8 @@ void EvmChainReader::ReadNative(const std::shared_ptr<BalanceCall>& call, std::v
                                         ",", Quoted(at), "]")});
   }
   const uint32_t decimals = options_.native.decimals.value_or(18);
-  batcher_.Send(
-      std::move(calls), Deadline(call.get()),
+  SendForCall(
+      call, std::move(calls),
       [this, call, items = std::move(items), block, decimals](std::vector<RpcOutcome> outcomes) {
         std::vector<ItemResult> results;
         results.reserve(outcomes.size());
@@ -246,26 +246,26 @@ void EvmChainReader::ReadTokens(const std::shared_ptr<BalanceCall>& call, std::v
   };
   auto pending = std::make_shared<Pending>();
   pending->remaining = unknown.size();
-  batcher_.Send(std::move(calls), Deadline(call.get()),
-                [this, call, items = std::move(items), block, unknown = std::move(unknown),
-                 pending](std::vector<RpcOutcome> outcomes) mutable {
-                  for (RpcOutcome& outcome : outcomes) {
-                    absl::StatusOr<std::string> data = StringResult(outcome.result);
-                    if (!data.ok()) continue;
-                    absl::StatusOr<uint32_t> decimals = evm::DecodeDecimalsResult(*data);
-                    if (!decimals.ok()) continue;
-                    std::lock_guard<std::mutex> lock(mu_);
-                    decimals_[unknown[outcome.index]] = *decimals;
-                  }
-                  {
-                    std::lock_guard<std::mutex> lock(pending->mu);
-                    pending->remaining -= outcomes.size();
-                    if (pending->remaining > 0) return;
-                  }
-                  // A token whose decimals could not be read is answered
-                  // with that error rather than with guessed decimals.
-                  ReadTokenBalances(call, std::move(items), block);
-                });
+  SendForCall(call, std::move(calls),
+              [this, call, items = std::move(items), block, unknown = std::move(unknown),
+               pending](std::vector<RpcOutcome> outcomes) mutable {
+                for (RpcOutcome& outcome : outcomes) {
+                  absl::StatusOr<std::string> data = StringResult(outcome.result);
+                  if (!data.ok()) continue;
+                  absl::StatusOr<uint32_t> decimals = evm::DecodeDecimalsResult(*data);
+                  if (!decimals.ok()) continue;
+                  std::lock_guard<std::mutex> lock(mu_);
+                  decimals_[unknown[outcome.index]] = *decimals;
+                }
+                {
+                  std::lock_guard<std::mutex> lock(pending->mu);
+                  pending->remaining -= outcomes.size();
+                  if (pending->remaining > 0) return;
+                }
+                // A token whose decimals could not be read is answered
+                // with that error rather than with guessed decimals.
+                ReadTokenBalances(call, std::move(items), block);
+              });
 }
 
 void EvmChainReader::ReadTokenBalances(const std::shared_ptr<BalanceCall>& call,
@@ -328,41 +328,41 @@ void EvmChainReader::ReadScanner(const std::shared_ptr<BalanceCall>& call, const
        absl::StrCat("[{\"data\":",
                     Quoted(evm::EncodeScannerCall(kBalanceScannerCreationCode, token, accounts)),
                     "},", Quoted(evm::ToHexQuantity(block.number())), "]")});
-  batcher_.Send(std::move(calls), Deadline(call.get()),
-                [this, call, token, items = std::move(items),
-                 block](std::vector<RpcOutcome> outcomes) mutable {
-                  const RpcOutcome& outcome = outcomes.front();
-                  absl::StatusOr<std::string> data = StringResult(outcome.result);
-                  absl::StatusOr<std::vector<evm::ScannedBalance>> decoded =
-                      data.ok() ? evm::DecodeScannerResult(*data)
-                                : absl::StatusOr<std::vector<evm::ScannedBalance>>(data.status());
-                  if (decoded.ok() && decoded->size() != items.size()) {
-                    decoded = absl::DataLossError(absl::StrCat("the balance scanner answered ",
-                                                               decoded->size(), " balances for ",
-                                                               items.size(), " accounts"));
-                  }
-                  if (!decoded.ok()) {
-                    HalveOrFail(call, std::move(items), block, decoded.status(), outcome.upstream,
-                                [this, call, token, block](std::vector<size_t> half) {
-                                  ReadScanner(call, token, std::move(half), block);
-                                });
-                    return;
-                  }
-                  const std::optional<uint32_t> decimals = KnownDecimals(token);
-                  std::vector<ItemResult> results;
-                  results.reserve(items.size());
-                  for (size_t i = 0; i < items.size(); ++i) {
-                    evm::ScannedBalance& one = (*decoded)[i];
-                    absl::StatusOr<std::string> units =
-                        one.success
-                            ? absl::StatusOr<std::string>(std::move(one.units))
-                            : absl::FailedPreconditionError(
-                                  "balanceOf failed (reverted, out of gas or a short answer)");
-                    results.push_back(Answer(*call, items[i], block, std::move(units), decimals,
-                                             outcome.upstream));
-                  }
-                  call->Complete(std::move(results));
-                });
+  SendForCall(call, std::move(calls),
+              [this, call, token, items = std::move(items),
+               block](std::vector<RpcOutcome> outcomes) mutable {
+                const RpcOutcome& outcome = outcomes.front();
+                absl::StatusOr<std::string> data = StringResult(outcome.result);
+                absl::StatusOr<std::vector<evm::ScannedBalance>> decoded =
+                    data.ok() ? evm::DecodeScannerResult(*data)
+                              : absl::StatusOr<std::vector<evm::ScannedBalance>>(data.status());
+                if (decoded.ok() && decoded->size() != items.size()) {
+                  decoded = absl::DataLossError(absl::StrCat("the balance scanner answered ",
+                                                             decoded->size(), " balances for ",
+                                                             items.size(), " accounts"));
+                }
+                if (!decoded.ok()) {
+                  HalveOrFail(call, std::move(items), block, decoded.status(), outcome.upstream,
+                              [this, call, token, block](std::vector<size_t> half) {
+                                ReadScanner(call, token, std::move(half), block);
+                              });
+                  return;
+                }
+                const std::optional<uint32_t> decimals = KnownDecimals(token);
+                std::vector<ItemResult> results;
+                results.reserve(items.size());
+                for (size_t i = 0; i < items.size(); ++i) {
+                  evm::ScannedBalance& one = (*decoded)[i];
+                  absl::StatusOr<std::string> units =
+                      one.success
+                          ? absl::StatusOr<std::string>(std::move(one.units))
+                          : absl::FailedPreconditionError(
+                                "balanceOf failed (reverted, out of gas or a short answer)");
+                  results.push_back(
+                      Answer(*call, items[i], block, std::move(units), decimals, outcome.upstream));
+                }
+                call->Complete(std::move(results));
+              });
 }
 
 void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
@@ -379,8 +379,8 @@ void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
   calls.push_back(
       {"eth_call", CallParams(options_.multicall_address, evm::EncodeAggregate3Call(calls3),
                               evm::ToHexQuantity(block.number()))});
-  batcher_.Send(
-      std::move(calls), Deadline(call.get()),
+  SendForCall(
+      call, std::move(calls),
       [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) mutable {
         const RpcOutcome& outcome = outcomes.front();
         absl::StatusOr<std::string> data = StringResult(outcome.result);
@@ -424,21 +424,27 @@ void EvmChainReader::ReadTokensDirectly(const std::shared_ptr<BalanceCall>& call
     calls.push_back({"eth_call", CallParams(TokenOf(item),
                                             evm::EncodeBalanceOfCall(item.account->address), at)});
   }
-  batcher_.Send(std::move(calls), Deadline(call.get()),
-                [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) {
-                  std::vector<ItemResult> results;
-                  results.reserve(outcomes.size());
-                  for (RpcOutcome& outcome : outcomes) {
-                    const size_t index = items[outcome.index];
-                    absl::StatusOr<std::string> data = StringResult(outcome.result);
-                    absl::StatusOr<std::string> units =
-                        data.ok() ? evm::DecodeUint256Result(*data) : data.status();
-                    results.push_back(Answer(*call, index, block, std::move(units),
-                                             KnownDecimals(TokenOf(call->plan().items[index])),
-                                             outcome.upstream));
-                  }
-                  call->Complete(std::move(results));
-                });
+  SendForCall(call, std::move(calls),
+              [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) {
+                std::vector<ItemResult> results;
+                results.reserve(outcomes.size());
+                for (RpcOutcome& outcome : outcomes) {
+                  const size_t index = items[outcome.index];
+                  absl::StatusOr<std::string> data = StringResult(outcome.result);
+                  absl::StatusOr<std::string> units =
+                      data.ok() ? evm::DecodeUint256Result(*data) : data.status();
+                  results.push_back(Answer(*call, index, block, std::move(units),
+                                           KnownDecimals(TokenOf(call->plan().items[index])),
+                                           outcome.upstream));
+                }
+                call->Complete(std::move(results));
+              });
+}
+
+void EvmChainReader::SendForCall(const std::shared_ptr<BalanceCall>& call,
+                                 std::vector<RpcCall> calls, JsonRpcBatcher::ChunkDone on_chunk) {
+  batcher_.Send(std::move(calls), Deadline(call.get()), std::move(on_chunk),
+                [call] { return call->cancelled(); });
 }
 
 void EvmChainReader::HalveOrFail(const std::shared_ptr<BalanceCall>& call,
@@ -577,6 +583,7 @@ v1::ChainStatus EvmChainReader::Status() const {
           absl::ToUnixSeconds(*health.last_success_at));
     }
     endpoint->set_batch_size(static_cast<uint32_t>(health.batch_size));
+    transport_->Describe(i, endpoint);
   }
   return status;
 }

@@ -94,6 +94,10 @@ class EvmChainReader : public ChainReader {
   void ReadTokensDirectly(const std::shared_ptr<BalanceCall>& call, std::vector<size_t> items,
                           const v1::BlockRef& block);
 
+  // The batcher's Send for work of `call`: bounded by its deadline and
+  // stopped once it is cancelled.
+  void SendForCall(const std::shared_ptr<BalanceCall>& call, std::vector<RpcCall> calls,
+                   JsonRpcBatcher::ChunkDone on_chunk);
   // An aggregate (Multicall3 or scanner) that failed whole: `retry` each
   // half when the failure may be its size, else every item gets `error`.
   void HalveOrFail(const std::shared_ptr<BalanceCall>& call, std::vector<size_t> items,

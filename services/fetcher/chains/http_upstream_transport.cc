@@ -41,3 +41,26 @@ void HttpUpstreamTransport::Send(size_t endpoint, UpstreamRequest request, Done 
 }
 
 }  // namespace coffer::fetcher
+
+namespace coffer::fetcher {
+
+void HttpUpstreamTransport::Describe(size_t endpoint, v1::EndpointStatus* status) const {
+  if (endpoint >= endpoints_.size()) return;
+  const Upstream& upstream = endpoints_[endpoint].upstream;
+  status->set_requests_per_second(upstream.requests_per_second);
+  status->set_burst(static_cast<uint32_t>(upstream.burst));
+  status->set_max_concurrency(static_cast<uint32_t>(upstream.max_concurrency));
+  const UpstreamStats stats = client_->Stats(upstream.name);
+  status->set_requests(stats.requests);
+  status->set_failures(stats.failures);
+  status->set_retries(stats.retries);
+  status->set_rate_limited(stats.rate_limited);
+  status->set_in_flight(stats.in_flight);
+  status->set_latency_p50_ms(absl::ToDoubleMilliseconds(stats.p50_latency));
+  status->set_latency_p99_ms(absl::ToDoubleMilliseconds(stats.p99_latency));
+  const int64_t wait = absl::ToInt64Nanoseconds(stats.limiter_wait);
+  status->mutable_rate_limit_wait()->set_seconds(wait / 1'000'000'000);
+  status->mutable_rate_limit_wait()->set_nanos(static_cast<int32_t>(wait % 1'000'000'000));
+}
+
+}  // namespace coffer::fetcher

@@ -37,6 +37,7 @@ class HttpUpstreamTransport : public UpstreamTransport {
       : client_(client), endpoints_(std::move(endpoints)), options_(options) {}
 
   void Send(size_t endpoint, UpstreamRequest request, Done done) override;
+  void Describe(size_t endpoint, v1::EndpointStatus* status) const override;
 
   const HttpEndpoint& endpoint(size_t index) const { return endpoints_[index]; }
 

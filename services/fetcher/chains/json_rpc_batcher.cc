@@ -13,6 +13,7 @@ struct JsonRpcBatcher::Job {
   std::vector<RpcCall> calls;
   absl::Time deadline;
   ChunkDone on_chunk;
+  std::function<bool()> cancelled;
   // Batches complete on the transport's one thread, but a chunk that fails
   // at once (no endpoint) completes on the caller's: on_chunk is serialized.
   std::mutex mu;
@@ -36,8 +37,10 @@ absl::Status RpcErrorStatus(const evm::RpcError& error) {
 
 }  // namespace
 
-void JsonRpcBatcher::Send(std::vector<RpcCall> calls, absl::Time deadline, ChunkDone on_chunk) {
+void JsonRpcBatcher::Send(std::vector<RpcCall> calls, absl::Time deadline, ChunkDone on_chunk,
+                          std::function<bool()> cancelled) {
   auto job = std::make_shared<Job>();
+  job->cancelled = std::move(cancelled);
   job->calls = std::move(calls);
   job->deadline = deadline;
   job->on_chunk = std::move(on_chunk);
@@ -49,6 +52,10 @@ void JsonRpcBatcher::Send(std::vector<RpcCall> calls, absl::Time deadline, Chunk
 }
 
 void JsonRpcBatcher::SendChunk(std::shared_ptr<Job> job, Chunk chunk) {
+  if (job->cancelled != nullptr && job->cancelled()) {
+    FailChunk(job, chunk, absl::CancelledError("the call was cancelled"), "");
+    return;
+  }
   const absl::Time now = absl::Now();
   if (now >= job->deadline) {
     FailChunk(job, chunk, absl::DeadlineExceededError("deadline passed before an answer"), "");

@@ -21,6 +21,7 @@
 #define COFFER_SERVICES_FETCHER_CHAINS_JSON_RPC_BATCHER_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,7 +64,10 @@ class JsonRpcBatcher {
   // transport's thread), together covering every index exactly once.
   // `on_chunk` is shared by the batches: it must be safe to call from the
   // transport's thread one batch at a time.
-  void Send(std::vector<RpcCall> calls, absl::Time deadline, ChunkDone on_chunk);
+  // `cancelled`, when set, is asked before each HTTP request: once it is
+  // true the calls not yet sent fail CANCELLED instead (the client is gone).
+  void Send(std::vector<RpcCall> calls, absl::Time deadline, ChunkDone on_chunk,
+            std::function<bool()> cancelled = nullptr);
 
  private:
   struct Job;

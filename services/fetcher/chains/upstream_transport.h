@@ -18,6 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "coffer/v1/fetcher.pb.h"
+
 namespace coffer::fetcher {
 
 struct UpstreamReply {
@@ -51,6 +53,10 @@ class UpstreamTransport {
   // transport failures (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED,
   // RESOURCE_EXHAUSTED for an oversized body).
   virtual void Send(size_t endpoint, UpstreamRequest request, Done done) = 0;
+
+  // Adds what the transport knows of endpoint `index` to its ListUpstreams
+  // entry: limits in force, request counters, latency, rate-limiter wait.
+  virtual void Describe(size_t /*endpoint*/, v1::EndpointStatus* /*status*/) const {}
 };
 
 }  // namespace coffer::fetcher

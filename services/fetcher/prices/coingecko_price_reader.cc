@@ -146,6 +146,7 @@ std::vector<v1::EndpointStatus> CoinGeckoPriceReader::Status() const {
     if (!health.last_error.ok()) {
       *status.mutable_last_error() = ItemError(health.last_error, sources_->options(i).name);
     }
+    transport_->Describe(i, &status);
     statuses.push_back(std::move(status));
   }
   return statuses;

@@ -180,6 +180,7 @@ v1::ChainStatus EsploraChainReader::Status() const {
       *endpoint->mutable_last_error() = ItemError(health.last_error, endpoints_->options(i).name);
     }
     endpoint->set_batch_size(1);
+    transport_->Describe(i, endpoint);
   }
   return status;
 }

@@ -162,5 +162,24 @@ TEST(JsonRpcBatcherTest, ANodesErrorForOneCallIsThatCallsOutcome) {
   EXPECT_EQ(transport.sent.size(), 1u) << "not the endpoint's failure: no retry elsewhere";
 }
 
+TEST(JsonRpcBatcherTest, CallsOfACancelledClientAreNotSent) {
+  EndpointSet endpoints = Endpoints(2);
+  FakeTransport transport([](size_t, const std::vector<int>& ids) { return Results(ids); });
+  JsonRpcBatcher batcher(&endpoints, &transport);
+  bool gone = false;
+  std::map<size_t, RpcOutcome> outcomes;
+  batcher.Send(
+      Calls(6), absl::InfiniteFuture(),
+      [&](std::vector<RpcOutcome> chunk) {
+        for (RpcOutcome& outcome : chunk) outcomes.emplace(outcome.index, outcome);
+        gone = true;  // the client leaves after the first batch
+      },
+      [&gone] { return gone; });
+  ASSERT_EQ(outcomes.size(), 6u);
+  EXPECT_TRUE(outcomes.at(0).result.ok());
+  EXPECT_EQ(outcomes.at(5).result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(transport.sent.size(), 1u);
+}
+
 }  // namespace
 }  // namespace coffer::fetcher
