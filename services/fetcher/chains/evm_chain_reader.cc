@@ -10,6 +10,7 @@
 #include "rapidjson/document.h"
 
 #include "common/chain/caip.h"
+#include "services/fetcher/chains/endpoint_status.h"
 #include "services/fetcher/chains/evm/abi.h"
 #include "services/fetcher/chains/evm/hex_quantity.h"
 #include "services/fetcher/chains/evm/json_rpc.h"
@@ -553,37 +554,8 @@ v1::ChainStatus EvmChainReader::Status() const {
     std::lock_guard<std::mutex> lock(mu_);
     if (head_.has_value()) *status.mutable_head() = *head_;
   }
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < endpoints_->size(); ++i) {
-    const EndpointOptions& options = endpoints_->options(i);
-    const EndpointHealth health = endpoints_->Health(i, now);
-    v1::EndpointStatus* endpoint = status.add_endpoints();
-    endpoint->set_name(options.name);
-    endpoint->set_host(options.host);
-    endpoint->set_priority(static_cast<uint32_t>(i));
-    switch (health.state) {
-      case EndpointHealth::State::kHealthy:
-        endpoint->set_health(v1::EndpointStatus::HEALTHY);
-        break;
-      case EndpointHealth::State::kCoolingDown:
-        endpoint->set_health(v1::EndpointStatus::COOLING_DOWN);
-        endpoint->mutable_cooldown_until()->set_seconds(absl::ToUnixSeconds(health.cooldown_until));
-        break;
-      case EndpointHealth::State::kUnhealthy:
-        endpoint->set_health(v1::EndpointStatus::UNHEALTHY);
-        break;
-      case EndpointHealth::State::kUnknown:
-        endpoint->set_health(v1::EndpointStatus::UNKNOWN);
-        break;
-    }
-    if (!health.last_error.ok())
-      *endpoint->mutable_last_error() = ItemError(health.last_error, options.name);
-    if (health.last_success_at.has_value()) {
-      endpoint->mutable_last_success_at()->set_seconds(
-          absl::ToUnixSeconds(*health.last_success_at));
-    }
-    endpoint->set_batch_size(static_cast<uint32_t>(health.batch_size));
-    transport_->Describe(i, endpoint);
+  for (v1::EndpointStatus& endpoint : EndpointStatuses(*endpoints_, *transport_, absl::Now())) {
+    *status.add_endpoints() = std::move(endpoint);
   }
   return status;
 }

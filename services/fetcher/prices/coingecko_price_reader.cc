@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "services/fetcher/balance_plan.h"
+#include "services/fetcher/chains/endpoint_status.h"
 #include "services/fetcher/chains/upstream_fallback.h"
 #include "services/fetcher/prices/coingecko.h"
 
@@ -130,26 +131,7 @@ void CoinGeckoPriceReader::QueryPrices(const v1::QueryPricesRequest& request, Do
 }
 
 std::vector<v1::EndpointStatus> CoinGeckoPriceReader::Status() const {
-  std::vector<v1::EndpointStatus> statuses;
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < sources_->size(); ++i) {
-    const EndpointHealth health = sources_->Health(i, now);
-    v1::EndpointStatus status;
-    status.set_name(sources_->options(i).name);
-    status.set_host(sources_->options(i).host);
-    status.set_priority(static_cast<uint32_t>(i));
-    status.set_health(
-        health.state == EndpointHealth::State::kHealthy       ? v1::EndpointStatus::HEALTHY
-        : health.state == EndpointHealth::State::kCoolingDown ? v1::EndpointStatus::COOLING_DOWN
-        : health.state == EndpointHealth::State::kUnhealthy   ? v1::EndpointStatus::UNHEALTHY
-                                                              : v1::EndpointStatus::UNKNOWN);
-    if (!health.last_error.ok()) {
-      *status.mutable_last_error() = ItemError(health.last_error, sources_->options(i).name);
-    }
-    transport_->Describe(i, &status);
-    statuses.push_back(std::move(status));
-  }
-  return statuses;
+  return EndpointStatuses(*sources_, *transport_, absl::Now());
 }
 
 }  // namespace coffer::fetcher

@@ -8,6 +8,7 @@
 #include "services/fetcher/balance_plan.h"
 #include "services/fetcher/chains/bitcoin/bitcoin_network.h"
 #include "services/fetcher/chains/bitcoin/esplora.h"
+#include "services/fetcher/chains/endpoint_status.h"
 #include "services/fetcher/chains/upstream_fallback.h"
 
 namespace coffer::fetcher {
@@ -164,23 +165,8 @@ v1::ChainStatus EsploraChainReader::Status() const {
   asset->set_symbol(options_.symbol);
   asset->set_decimals(kSatoshiDecimals);
   asset->set_price_id(options_.price_id);
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < endpoints_->size(); ++i) {
-    const EndpointHealth health = endpoints_->Health(i, now);
-    v1::EndpointStatus* endpoint = status.add_endpoints();
-    endpoint->set_name(endpoints_->options(i).name);
-    endpoint->set_host(endpoints_->options(i).host);
-    endpoint->set_priority(static_cast<uint32_t>(i));
-    endpoint->set_health(
-        health.state == EndpointHealth::State::kHealthy       ? v1::EndpointStatus::HEALTHY
-        : health.state == EndpointHealth::State::kCoolingDown ? v1::EndpointStatus::COOLING_DOWN
-        : health.state == EndpointHealth::State::kUnhealthy   ? v1::EndpointStatus::UNHEALTHY
-                                                              : v1::EndpointStatus::UNKNOWN);
-    if (!health.last_error.ok()) {
-      *endpoint->mutable_last_error() = ItemError(health.last_error, endpoints_->options(i).name);
-    }
-    endpoint->set_batch_size(1);
-    transport_->Describe(i, endpoint);
+  for (v1::EndpointStatus& endpoint : EndpointStatuses(*endpoints_, *transport_, absl::Now())) {
+    *status.add_endpoints() = std::move(endpoint);
   }
   return status;
 }
