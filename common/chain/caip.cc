@@ -85,6 +85,8 @@ absl::StatusOr<ChainId> ParseChainIdPart(absl::string_view chain_text, absl::str
   return chain;
 }
 
+}  // namespace
+
 absl::StatusOr<BitcoinNetwork> BitcoinNetworkOf(const ChainId& chain) {
   if (chain.reference == kBitcoinMainnetReference) return BitcoinNetwork::kMainnet;
   if (chain.reference == kBitcoinTestnetReference || chain.reference == kBitcoinTestnet4Reference ||
@@ -94,8 +96,6 @@ absl::StatusOr<BitcoinNetwork> BitcoinNetworkOf(const ChainId& chain) {
   if (chain.reference == kBitcoinRegtestReference) return BitcoinNetwork::kRegtest;
   return absl::NotFoundError("unknown bip122 chain");
 }
-
-}  // namespace
 
 std::string ChainId::ToString() const { return absl::StrCat(chain_namespace, ":", reference); }
 

@@ -30,6 +30,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "common/chain/bitcoin_address.h"
+
 namespace coffer::chain {
 
 // No id is longer than this (common.proto).
@@ -83,6 +85,10 @@ struct AssetId {
 };
 
 [[nodiscard]] absl::StatusOr<ChainId> ParseChainId(absl::string_view text);
+
+// The network whose addresses a bip122 chain takes (testnet3, testnet4 and
+// signet share testnet's); NOT_FOUND for a chain not among the known ones.
+[[nodiscard]] absl::StatusOr<BitcoinNetwork> BitcoinNetworkOf(const ChainId& chain);
 [[nodiscard]] absl::StatusOr<AccountId> ParseAccountId(absl::string_view text);
 [[nodiscard]] absl::StatusOr<AssetId> ParseAssetId(absl::string_view text);
 

@@ -8,13 +8,10 @@ absl::StatusOr<chain::BitcoinNetwork> BitcoinNetworkOfChain(const chain::ChainId
   if (!chain.IsBitcoin()) {
     return absl::InvalidArgumentError("not a bip122 chain");
   }
-  if (chain.reference == chain::kBitcoinMainnetReference) return chain::BitcoinNetwork::kMainnet;
-  if (chain.reference == chain::kBitcoinTestnetReference ||
-      chain.reference == chain::kBitcoinTestnet4Reference ||
-      chain.reference == chain::kBitcoinSignetReference) {
-    return chain::BitcoinNetwork::kTestnet;
+  if (absl::StatusOr<chain::BitcoinNetwork> network = chain::BitcoinNetworkOf(chain);
+      network.ok()) {
+    return network;
   }
-  if (chain.reference == chain::kBitcoinRegtestReference) return chain::BitcoinNetwork::kRegtest;
   return absl::InvalidArgumentError(
       "unknown bip122 chain: expected mainnet, testnet3, testnet4, signet or regtest");
 }
