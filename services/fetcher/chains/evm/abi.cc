@@ -1,5 +1,7 @@
 #include "services/fetcher/chains/evm/abi.h"
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -17,15 +19,40 @@ absl::string_view StripHexPrefix(absl::string_view hex) {
   return hex;
 }
 
+bool IsHex(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// Whole bytes of hex, "0x" optional: the digits, or nullopt.
+std::optional<absl::string_view> HexBytes(absl::string_view hex) {
+  hex = StripHexPrefix(hex);
+  if (hex.size() % 2 != 0 || !IsHex(hex)) return std::nullopt;
+  return hex;
+}
+
 // A 32-byte word, as 64 hex digits, of a value up to 64 bits.
 std::string UintWord(uint64_t value) {
   std::string digits = absl::StrCat(absl::Hex(value));
   return std::string(64 - digits.size(), '0') + digits;
 }
 
-// An address (0x + 40 hex digits) left-padded to a word, lowercase.
-std::string AddressWord(absl::string_view address) {
-  return std::string(24, '0') + absl::AsciiStrToLower(StripHexPrefix(address));
+// "0x" + 40 hex digits left-padded to a word, lowercase; nullopt for
+// anything else.
+std::optional<std::string> AddressWord(absl::string_view address) {
+  if (address.size() != 42 || address[0] != '0' || (address[1] != 'x' && address[1] != 'X') ||
+      !IsHex(address.substr(2))) {
+    return std::nullopt;
+  }
+  return absl::StrCat(std::string(24, '0'), absl::AsciiStrToLower(address.substr(2)));
+}
+
+std::string AddressWord(const chain::EvmAddress& address) {
+  return absl::StrCat(std::string(24, '0'),
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(address.data()), address.size())));
 }
 
 // `hex` (no 0x) right-padded to whole words.
@@ -43,11 +70,7 @@ absl::StatusOr<std::string> ResultBytes(absl::string_view result) {
   }
   absl::string_view hex = result.substr(2);
   if (hex.size() % 2 != 0) return absl::DataLossError("call result: odd number of hex digits");
-  for (char c : hex) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-      return absl::DataLossError("call result: not a hex digit");
-    }
-  }
+  if (!IsHex(hex)) return absl::DataLossError("call result: not a hex digit");
   return absl::HexStringToBytes(hex);
 }
 
@@ -75,16 +98,51 @@ absl::StatusOr<bool> ReadBool(const std::string& data, size_t offset, absl::stri
   return *value == 1;
 }
 
+// The word at `offset`, which the caller has checked lies inside `data`.
 std::string WordDecimal(const std::string& data, size_t offset) {
   absl::StatusOr<std::string> decimal =
-      HexDigitsToDecimal(absl::BytesToHexString(absl::string_view(data).substr(offset, kWord)));
+      AbiWordToDecimal(absl::BytesToHexString(absl::string_view(data).substr(offset, kWord)));
   // 64 hex digits always convert.
   return decimal.ok() ? *decimal : "0";
+}
+
+// A dynamic array's head, as in abi.encode(T[]) for a T of `element_words`
+// words (0 for dynamic T: then each element is one offset word): where its
+// elements start and how many there are, every element's head checked to
+// lie inside `data`.
+struct ArrayHead {
+  size_t base = 0;
+  size_t count = 0;
+};
+
+absl::StatusOr<ArrayHead> ReadArrayHead(const std::string& data, size_t element_words,
+                                        absl::string_view what) {
+  absl::StatusOr<size_t> array = ReadSize(data, 0, absl::StrCat(what, " offset"));
+  if (!array.ok()) return array.status();
+  absl::StatusOr<size_t> count = ReadSize(data, *array, absl::StrCat(what, " count"));
+  if (!count.ok()) return count.status();
+  const size_t base = *array + kWord;
+  const size_t stride = kWord * (element_words == 0 ? 1 : element_words);
+  if (*count > (data.size() - base) / stride) {
+    return absl::DataLossError(
+        absl::StrCat(what, " count: ", *count, " elements, more than the data holds"));
+  }
+  if (*count > kMaxAbiArrayLength) {
+    return absl::DataLossError(
+        absl::StrCat(what, " count: ", *count, " elements, more than ", kMaxAbiArrayLength));
+  }
+  return ArrayHead{.base = base, .count = *count};
 }
 
 }  // namespace
 
 std::string EncodeBalanceOfCall(absl::string_view address) {
+  std::optional<std::string> word = AddressWord(address);
+  if (!word.has_value()) return "";
+  return absl::StrCat("0x70a08231", *word);
+}
+
+std::string EncodeBalanceOfCall(const chain::EvmAddress& address) {
   return absl::StrCat("0x70a08231", AddressWord(address));
 }
 
@@ -98,12 +156,13 @@ std::string EncodeAggregate3Call(const std::vector<Call3>& calls) {
   std::string tails;
   size_t next = calls.size() * kWord;
   for (const Call3& call : calls) {
-    const absl::string_view data = StripHexPrefix(call.call_data);
-    const std::string padded = PaddedBytes(data);
+    const std::optional<std::string> target = AddressWord(call.target);
+    const std::optional<absl::string_view> data = HexBytes(call.call_data);
+    if (!target.has_value() || !data.has_value()) return "";
     heads += UintWord(next);
     std::string element =
-        absl::StrCat(AddressWord(call.target), UintWord(call.allow_failure ? 1 : 0),
-                     UintWord(3 * kWord), UintWord(data.size() / 2), padded);
+        absl::StrCat(*target, UintWord(call.allow_failure ? 1 : 0), UintWord(3 * kWord),
+                     UintWord(data->size() / 2), PaddedBytes(*data));
     next += element.size() / 2;
     tails += element;
   }
@@ -113,20 +172,18 @@ std::string EncodeAggregate3Call(const std::vector<Call3>& calls) {
 absl::StatusOr<std::vector<Call3Result>> DecodeAggregate3Result(absl::string_view result) {
   absl::StatusOr<std::string> data = ResultBytes(result);
   if (!data.ok()) return data.status();
-  absl::StatusOr<size_t> array = ReadSize(*data, 0, "aggregate3 result offset");
-  if (!array.ok()) return array.status();
-  absl::StatusOr<size_t> count = ReadSize(*data, *array, "aggregate3 result count");
-  if (!count.ok()) return count.status();
-  const size_t base = *array + kWord;
-  if (*count > (data->size() - base) / kWord) {
-    return absl::DataLossError("aggregate3 result count: more results than the data holds");
-  }
+  absl::StatusOr<ArrayHead> head = ReadArrayHead(*data, 0, "aggregate3 result");
+  if (!head.ok()) return head.status();
   std::vector<Call3Result> results;
-  results.reserve(*count);
-  for (size_t i = 0; i < *count; ++i) {
-    absl::StatusOr<size_t> element = ReadSize(*data, base + i * kWord, "aggregate3 result offset");
+  results.reserve(head->count);
+  // Offsets may point many elements at the same bytes; what is copied out
+  // stays within the input's size so such data cannot multiply it.
+  size_t budget = data->size();
+  for (size_t i = 0; i < head->count; ++i) {
+    absl::StatusOr<size_t> element =
+        ReadSize(*data, head->base + i * kWord, "aggregate3 result offset");
     if (!element.ok()) return element.status();
-    const size_t start = base + *element;
+    const size_t start = head->base + *element;
     absl::StatusOr<bool> success = ReadBool(*data, start, "aggregate3 result success");
     if (!success.ok()) return success.status();
     absl::StatusOr<size_t> bytes = ReadSize(*data, start + kWord, "aggregate3 returnData offset");
@@ -137,6 +194,10 @@ absl::StatusOr<std::vector<Call3Result>> DecodeAggregate3Result(absl::string_vie
     if (*length > data->size() - bytes_start - kWord) {
       return absl::DataLossError("aggregate3 returnData: past the end of the data");
     }
+    if (*length > budget) {
+      return absl::DataLossError("aggregate3 returnData: elements overlap beyond the data");
+    }
+    budget -= *length;
     results.push_back(
         {.success = *success,
          .return_data = absl::StrCat("0x", absl::BytesToHexString(absl::string_view(*data).substr(
@@ -165,29 +226,43 @@ absl::StatusOr<uint32_t> DecodeDecimalsResult(absl::string_view result) {
   return static_cast<uint32_t>(static_cast<unsigned char>((*data)[kWord - 1]));
 }
 
+absl::StatusOr<std::vector<std::string>> DecodeUint256Array(absl::string_view result) {
+  absl::StatusOr<std::string> data = ResultBytes(result);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<ArrayHead> head = ReadArrayHead(*data, 1, "uint256[] result");
+  if (!head.ok()) return head.status();
+  std::vector<std::string> values;
+  values.reserve(head->count);
+  for (size_t i = 0; i < head->count; ++i) {
+    values.push_back(WordDecimal(*data, head->base + i * kWord));
+  }
+  return values;
+}
+
 std::string EncodeScannerCall(absl::string_view creation_code, absl::string_view token,
                               const std::vector<std::string>& accounts) {
-  std::string call = absl::StrCat("0x", StripHexPrefix(creation_code), AddressWord(token),
-                                  UintWord(2 * kWord), UintWord(accounts.size()));
-  for (const std::string& account : accounts) call += AddressWord(account);
+  const std::optional<absl::string_view> code = HexBytes(creation_code);
+  const std::optional<std::string> token_word = AddressWord(token);
+  if (!code.has_value() || !token_word.has_value()) return "";
+  std::string call =
+      absl::StrCat("0x", *code, *token_word, UintWord(2 * kWord), UintWord(accounts.size()));
+  for (const std::string& account : accounts) {
+    const std::optional<std::string> word = AddressWord(account);
+    if (!word.has_value()) return "";
+    call += *word;
+  }
   return call;
 }
 
 absl::StatusOr<std::vector<ScannedBalance>> DecodeScannerResult(absl::string_view result) {
   absl::StatusOr<std::string> data = ResultBytes(result);
   if (!data.ok()) return data.status();
-  absl::StatusOr<size_t> array = ReadSize(*data, 0, "scanner result offset");
-  if (!array.ok()) return array.status();
-  absl::StatusOr<size_t> count = ReadSize(*data, *array, "scanner result count");
-  if (!count.ok()) return count.status();
-  const size_t base = *array + kWord;
-  if (*count > (data->size() - base) / (2 * kWord)) {
-    return absl::DataLossError("scanner result count: more results than the data holds");
-  }
+  absl::StatusOr<ArrayHead> head = ReadArrayHead(*data, 2, "scanner result");
+  if (!head.ok()) return head.status();
   std::vector<ScannedBalance> balances;
-  balances.reserve(*count);
-  for (size_t i = 0; i < *count; ++i) {
-    const size_t at = base + 2 * kWord * i;
+  balances.reserve(head->count);
+  for (size_t i = 0; i < head->count; ++i) {
+    const size_t at = head->base + 2 * kWord * i;
     absl::StatusOr<bool> success = ReadBool(*data, at, "scanner result success");
     if (!success.ok()) return success.status();
     balances.push_back({.success = *success, .units = WordDecimal(*data, at + kWord)});
