@@ -28,14 +28,12 @@ constexpr char kBalanceScannerCreationCode[] =
 constexpr size_t kMaxScannerAccounts = 383;
 
 // A JSON string result ("0x...") as its text; an error for anything else.
-absl::StatusOr<std::string> StringResult(const absl::StatusOr<std::string>& json) {
-  if (!json.ok()) return json.status();
-  rapidjson::Document document;
-  document.Parse(json->data(), json->size());
-  if (document.HasParseError() || !document.IsString()) {
+absl::StatusOr<std::string> StringResult(RpcOutcome& outcome) {
+  if (!outcome.result.ok()) return outcome.result.status();
+  if (!outcome.string_result.has_value()) {
     return absl::DataLossError("the node answered something other than a string");
   }
-  return std::string(document.GetString(), document.GetStringLength());
+  return std::move(*outcome.string_result);
 }
 
 std::string Quoted(absl::string_view text) { return absl::StrCat("\"", text, "\""); }
@@ -204,7 +202,7 @@ void EvmChainReader::ReadNative(const std::shared_ptr<BalanceCall>& call, std::v
         std::vector<ItemResult> results;
         results.reserve(outcomes.size());
         for (RpcOutcome& outcome : outcomes) {
-          absl::StatusOr<std::string> hex = StringResult(outcome.result);
+          absl::StatusOr<std::string> hex = StringResult(outcome);
           absl::StatusOr<std::string> units =
               hex.ok() ? evm::HexQuantityToDecimal(*hex) : hex.status();
           results.push_back(Answer(*call, items[outcome.index], block, std::move(units), decimals,
@@ -251,7 +249,7 @@ void EvmChainReader::ReadTokens(const std::shared_ptr<BalanceCall>& call, std::v
               [this, call, items = std::move(items), block, unknown = std::move(unknown),
                pending](std::vector<RpcOutcome> outcomes) mutable {
                 for (RpcOutcome& outcome : outcomes) {
-                  absl::StatusOr<std::string> data = StringResult(outcome.result);
+                  absl::StatusOr<std::string> data = StringResult(outcome);
                   if (!data.ok()) continue;
                   absl::StatusOr<uint32_t> decimals = evm::DecodeDecimalsResult(*data);
                   if (!decimals.ok()) continue;
@@ -332,8 +330,8 @@ void EvmChainReader::ReadScanner(const std::shared_ptr<BalanceCall>& call, const
   SendForCall(call, std::move(calls),
               [this, call, token, items = std::move(items),
                block](std::vector<RpcOutcome> outcomes) mutable {
-                const RpcOutcome& outcome = outcomes.front();
-                absl::StatusOr<std::string> data = StringResult(outcome.result);
+                RpcOutcome& outcome = outcomes.front();
+                absl::StatusOr<std::string> data = StringResult(outcome);
                 absl::StatusOr<std::vector<evm::ScannedBalance>> decoded =
                     data.ok() ? evm::DecodeScannerResult(*data)
                               : absl::StatusOr<std::vector<evm::ScannedBalance>>(data.status());
@@ -383,8 +381,8 @@ void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
   SendForCall(
       call, std::move(calls),
       [this, call, items = std::move(items), block](std::vector<RpcOutcome> outcomes) mutable {
-        const RpcOutcome& outcome = outcomes.front();
-        absl::StatusOr<std::string> data = StringResult(outcome.result);
+        RpcOutcome& outcome = outcomes.front();
+        absl::StatusOr<std::string> data = StringResult(outcome);
         absl::StatusOr<std::vector<evm::Call3Result>> decoded =
             data.ok() ? evm::DecodeAggregate3Result(*data)
                       : absl::StatusOr<std::vector<evm::Call3Result>>(data.status());
@@ -431,7 +429,7 @@ void EvmChainReader::ReadTokensDirectly(const std::shared_ptr<BalanceCall>& call
                 results.reserve(outcomes.size());
                 for (RpcOutcome& outcome : outcomes) {
                   const size_t index = items[outcome.index];
-                  absl::StatusOr<std::string> data = StringResult(outcome.result);
+                  absl::StatusOr<std::string> data = StringResult(outcome);
                   absl::StatusOr<std::string> units =
                       data.ok() ? evm::DecodeUint256Result(*data) : data.status();
                   results.push_back(Answer(*call, index, block, std::move(units),

@@ -182,7 +182,8 @@ void JsonRpcBatcher::OnReply(std::shared_ptr<Job> job, Chunk chunk, size_t endpo
     } else if (answer->second.error.has_value()) {
       outcome.result = RpcErrorStatus(*answer->second.error);
     } else {
-      outcome.result = answer->second.result;
+      outcome.result = std::move(answer->second.result);
+      outcome.string_result = std::move(answer->second.string_result);
     }
     outcomes.push_back(std::move(outcome));
   }

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,11 @@ struct RpcOutcome {
   // error (INVALID_ARGUMENT, FAILED_PRECONDITION for reverts, ...), or the
   // last transport or upstream error.
   absl::StatusOr<std::string> result;
+  // The result's value when it is a JSON string (most EVM results, "0x..."),
+  // so callers need not parse `result` again.
+  std::optional<std::string> string_result = std::nullopt;
   // The endpoint that answered or failed last (its configured name).
-  std::string upstream;
+  std::string upstream = {};
 };
 
 class JsonRpcBatcher {
