@@ -119,6 +119,12 @@ TEST_F(FetcherAnvilTest, ReadsNativeAndTokenBalancesExactlyAtOneBlock) {
     EXPECT_EQ(result.balance().block_hash(), response.blocks(0).hash());
   }
 
+  // Again at once: the head is answered from the cache, decimals are known.
+  const v1::QueryBalancesResponse again = Query(*client, request);
+  ASSERT_EQ(again.results_size(), 4);
+  EXPECT_EQ(again.results(1).balance().amount().units(), "42000000")
+      << again.results(1).balance().error().message();
+
   // The endpoint as ListUpstreams shows it after that work.
   absl::StatusOr<v1::ListUpstreamsResponse> upstreams =
       client->CallBlocking(&Fetcher::Stub::PrepareAsyncListUpstreams, v1::ListUpstreamsRequest());

@@ -126,11 +126,17 @@ void EvmChainReader::ResolveBlock(const v1::BlockSelector& selector, bool bypass
       selector.block_case() != v1::BlockSelector::kNumber &&
       (selector.tag() == v1::BLOCK_TAG_LATEST || selector.tag() == v1::BLOCK_TAG_UNSPECIFIED);
   if (head && !bypass_cache) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (head_.has_value() && absl::Now() - head_at_ < options_.head_ttl) {
+    std::optional<v1::BlockRef> cached;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (head_.has_value() && absl::Now() - head_at_ < options_.head_ttl) cached = head_;
+    }
+    // Answered outside the lock: `done` goes on to read balances, which
+    // takes it again (decimals).
+    if (cached.has_value()) {
       v1::BlockResult result;
       result.set_chain_id(options_.chain_id);
-      *result.mutable_block() = *head_;
+      *result.mutable_block() = *std::move(cached);
       done(std::move(result));
       return;
     }
