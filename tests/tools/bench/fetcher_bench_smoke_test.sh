@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Smoke test of the fetcher benchmark: tools/bench/fetcher/run end to end at
+# tiny sizes (300 addresses, one repeat, a 1 s wrk run) against the binaries
+# built for the test and the workspace's anvil. Asserts that every stage
+# runs, every balance is right (run exits 2 on any wrong balance, failed call
+# or fetcher that does not stop cleanly) and the Markdown report holds every
+# row; never any speed, so the verdict (exit 0 or 1) is not checked. Skips
+# when anvil is not installed, unless COFFER_REQUIRE_PEERS is set.
+set -euo pipefail
+
+root="${TEST_SRCDIR:?run under bazel test}/coffer"
+tmp="${TEST_TMPDIR:-$(mktemp -d)}"
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+source_root="$(cd "$(dirname "$(readlink -f "$root/tools/bench/fetcher/run")")/../../.." && pwd)"
+anvil="${COFFER_ANVIL:-$source_root/tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
+if [[ ! -x "$anvil" ]]; then
+  [[ -z "${COFFER_REQUIRE_PEERS:-}" ]] || fail "no anvil at $anvil"
+  echo "SKIP: no anvil at $anvil (tools/bootstrap installs it)"
+  exit 0
+fi
+
+status=0
+TMPDIR="$tmp" COFFER_ANVIL="$anvil" "$root/tools/bench/fetcher/run" --bin_dir "$root" \
+  --addresses 300 --queries_per_call 100 --in_flight 2 --repeats 1 --wrk_duration 1s \
+  --markdown "$tmp/report.md" >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
+cat "$tmp/stderr" "$tmp/stdout"
+[[ $status -eq 0 || $status -eq 1 ]] || fail "run exited with $status"
+
+report="$tmp/report.md"
+[[ -s "$report" ]] || fail "no Markdown report"
+grep -q '^\*\*Verdict: ' "$report" || fail "no verdict in the report"
+grep -q '^### Balances of 300 addresses' "$report" || fail "not 300 addresses"
+for stage in a b c d e_eth_call e_multicall e_scanner f; do
+  grep -Eq "^\| $stage \| [^|]+ \| [0-9]+ \| [0-9]+ \|" "$report" || fail "no row for stage $stage"
+done
+grep -Eq '^Ratios: c/a = \*\*[0-9.]+\*\*, d/b = \*\*[0-9.]+\*\*, c/f = \*\*[0-9.]+\*\*' "$report" ||
+  fail "no ratios"
+# Every measured pass read and checked all 300 balances without an error.
+[[ $(grep -Ec '"balances":300,.*"errors":0\}' "$tmp/stderr") -eq 5 ]] ||
+  fail "not every fetcher stage read 300 balances without errors"
+[[ $(grep -Ec '"balances": 300, .*"errors": 0\}' "$tmp/stderr") -eq 2 ]] ||
+  fail "not every baseline stage read 300 balances without errors"
+echo PASS
