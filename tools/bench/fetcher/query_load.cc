@@ -19,18 +19,15 @@
 // exit status 1 (the JSON is printed anyway). With --fetcher_pid the JSON
 // also carries the fetcher's CPU time per balance over the window, from
 // /proc/<pid>/stat. Exit status 2: bad flags or no fetcher.
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +45,7 @@
 #include "coffer/v1/fetcher.grpc.pb.h"
 #include "common/grpc/async_client.h"
 #include "common/grpc/client_queue.h"
+#include "tools/bench/storage/measurement.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "HOST:PORT of coffer-fetcher");
 ABSL_FLAG(int, addresses, 20000, "Addresses to read, the dataset's first N");
@@ -78,37 +76,6 @@ std::string NativeWei(int64_t i) {
 bool TokenHolder(int64_t i, int64_t addresses) { return i % 1000 == 7 || i == addresses - 1; }
 std::string TokenUnits(int64_t i, int64_t addresses) {
   return TokenHolder(i, addresses) ? absl::StrCat(1000000 + i) : "0";
-}
-
-// User + system CPU seconds of `pid` (0: this process) so far; nullopt when
-// /proc cannot say.
-std::optional<double> ProcessCpuSeconds(int pid) {
-  std::ifstream file(pid == 0 ? std::string("/proc/self/stat")
-                              : absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(file, line)) return std::nullopt;
-  // Field 2, the command name, is in parentheses and may hold spaces.
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int index = 3; index <= 15 && fields >> field; ++index) {
-    if (index >= 14) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Busy CPU seconds of the whole machine so far (steal counts as busy).
-std::optional<double> MachineBusySeconds() {
-  std::ifstream file("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(file >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
-      cpu != "cpu") {
-    return std::nullopt;
-  }
-  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 struct Settings {
