@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "common/chain/caip.h"
+#include "services/fetcher/config/fetcher_config_defaults.h"
 
 namespace coffer::fetcher {
 namespace {
@@ -244,10 +245,7 @@ void FetcherService::HandleListUpstreams(grpc_util::CallContext& /*context*/,
     for (v1::EndpointStatus& source : options_.prices->Status()) {
       *reply->add_price_sources() = std::move(source);
     }
-    const absl::Duration ttl = options_.prices->ttl();
-    reply->mutable_price_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
-    reply->mutable_price_ttl()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(ttl - absl::Seconds(absl::ToInt64Seconds(ttl)))));
+    *reply->mutable_price_ttl() = DurationToProto(options_.prices->ttl());
   }
   done(absl::OkStatus());
 }

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "google/protobuf/util/time_util.h"
+
 #include "services/fetcher/balance_plan.h"
 
 namespace coffer::fetcher {
@@ -21,12 +23,6 @@ v1::EndpointStatus::Health HealthOf(EndpointHealth::State state) {
   return v1::EndpointStatus::UNKNOWN;
 }
 
-void SetTime(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(time);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
 }  // namespace
 
 std::vector<v1::EndpointStatus> EndpointStatuses(const EndpointSet& endpoints,
@@ -43,13 +39,15 @@ std::vector<v1::EndpointStatus> EndpointStatuses(const EndpointSet& endpoints,
     status.set_priority(static_cast<uint32_t>(i));
     status.set_health(HealthOf(health.state));
     if (health.state == EndpointHealth::State::kCoolingDown) {
-      SetTime(health.cooldown_until, status.mutable_cooldown_until());
+      *status.mutable_cooldown_until() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(health.cooldown_until));
     }
     if (!health.last_error.ok()) {
       *status.mutable_last_error() = ItemError(health.last_error, options.name);
     }
     if (health.last_success_at.has_value()) {
-      SetTime(*health.last_success_at, status.mutable_last_success_at());
+      *status.mutable_last_success_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(*health.last_success_at));
     }
     status.set_batch_size(static_cast<uint32_t>(health.batch_size));
     transport.Describe(i, &status);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/util/time_util.h"
 #include "rapidjson/document.h"
 
 #include "common/chain/caip.h"
@@ -480,10 +481,8 @@ ItemResult EvmChainReader::Answer(const BalanceCall& call, size_t index, const v
   item.set_account_id(call.plan().items[index].account_id);
   item.set_asset_id(call.plan().items[index].asset_id);
   item.set_source(upstream);
-  const absl::Time now = absl::Now();
-  item.mutable_fetched_at()->set_seconds(absl::ToUnixSeconds(now));
-  item.mutable_fetched_at()->set_nanos(
-      static_cast<int32_t>(absl::ToUnixNanos(now) - absl::ToUnixSeconds(now) * 1'000'000'000));
+  *item.mutable_fetched_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   item.set_block_number(block.number());
   item.set_block_hash(block.hash());
   if (units.ok() && decimals.has_value()) {

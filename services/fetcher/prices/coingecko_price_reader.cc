@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 #include "services/fetcher/balance_plan.h"
 #include "services/fetcher/chains/endpoint_status.h"
@@ -15,12 +16,6 @@
 namespace coffer::fetcher {
 namespace {
 
-void SetTime(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(time);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
 void FillPrice(const std::string& asset_id, const std::string& quote, const CachedPrice& cached,
                bool from_cache, v1::PriceResult* result) {
   v1::Price* price = result->mutable_price();
@@ -28,10 +23,12 @@ void FillPrice(const std::string& asset_id, const std::string& quote, const Cach
   price->set_quote_currency(quote);
   price->mutable_price()->set_units(cached.price.units);
   price->mutable_price()->set_decimals(cached.price.decimals);
-  SetTime(cached.price_time, price->mutable_price_time());
+  *price->mutable_price_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(cached.price_time));
   price->set_source(cached.source);
   result->set_cached(from_cache);
-  SetTime(cached.fetched_at, result->mutable_fetched_at());
+  *result->mutable_fetched_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(cached.fetched_at));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 #include "common/chain/caip.h"
 #include "services/fetcher/balance_plan.h"
@@ -12,15 +13,7 @@
 #include "services/fetcher/chains/upstream_fallback.h"
 
 namespace coffer::fetcher {
-namespace {
-
-void SetNow(google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(absl::Now());
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void EsploraChainReader::Get(
     std::string path,
@@ -97,7 +90,8 @@ void EsploraChainReader::ReadBalances(std::shared_ptr<BalanceCall> call, std::ve
       result.index = index;
       v1::BalanceItem& out = result.item;
       out.set_source(upstream);
-      SetNow(out.mutable_fetched_at());
+      *out.mutable_fetched_at() =
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
       out.set_block_number(block.number());
       out.set_block_hash(block.hash());
       if (!balance.ok()) {
