@@ -25,26 +25,7 @@ using testing::ResettingServer;
 using testing::TestServer;
 using testing::UnusedPort;
 
-// Lets handlers block until the test releases them (so a server never
-// answers a request the test wants in flight), with a bound so a failing
-// test cannot hang.
-class Gate {
- public:
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return open_; });
-  }
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using testing::Gate;
 
 HttpRequest Get(std::string url) {
   HttpRequest request;
