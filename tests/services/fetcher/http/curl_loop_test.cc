@@ -21,11 +21,10 @@
 namespace coffer::fetcher {
 namespace {
 
+using testing::Gate;
 using testing::ResettingServer;
 using testing::TestServer;
 using testing::UnusedPort;
-
-using testing::Gate;
 
 HttpRequest Get(std::string url) {
   HttpRequest request;

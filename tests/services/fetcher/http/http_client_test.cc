@@ -23,11 +23,10 @@ namespace coffer::fetcher {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::Gate;
 using testing::ResettingServer;
 using testing::TestServer;
 using testing::UnusedPort;
-
-using testing::Gate;
 
 // What the server saw: arrival times and the most requests at once.
 class Observed {
