@@ -124,45 +124,74 @@ absl::StatusOr<std::optional<Cursor>> DecodeToken(absl::string_view page_token,
   return cursor;
 }
 
+// The keyset condition after a cursor, on the columns of `table` (a name
+// and a dot, or empty): ?5 taken_at, ?6 snapshot_id, ?7 account_id, ?8
+// asset_id. SQLite 3.15 has no row values, so it is written out. The index
+// range comes from ?3/?4 alone (one bound per side, so SQLite cannot pick
+// the looser of two).
+std::string AfterCursor(const HistoryFilters& filters, absl::string_view table) {
+  const absl::string_view after = filters.newest_first ? "<" : ">";
+  std::string sql = absl::StrCat(" AND (", table, "taken_at ", after, " ?5 OR (", table,
+                                 "taken_at = ?5 AND (", table, "snapshot_id ", after, " ?6");
+  if (filters.sum_accounts) {
+    absl::StrAppend(&sql, ")))");
+  } else {
+    absl::StrAppend(&sql, " OR (", table, "snapshot_id = ?6 AND (", table, "account_id ", after,
+                    " ?7 OR (", table, "account_id = ?7 AND ", table, "asset_id ", after,
+                    " ?8))))))");
+  }
+  return sql;
+}
+
+// The columns every history query answers, in the order GetBalanceHistory
+// reads them; the key columns from `key`, the rest from the item `i`.
+std::string HistoryColumns(absl::string_view key) {
+  return absl::StrCat("SELECT ", key, "snapshot_id AS snapshot_id, ", key, "taken_at AS taken_at, ",
+                      key, "account_id AS account_id, ", key,
+                      "asset_id AS asset_id, i.units, i.decimals, i.error_code, i.error_message, "
+                      "i.error_upstream, i.error_retry_after_ns, i.block_number ");
+}
+
 // The SELECT for `filters`: ?1 account_id, ?2 asset_id, ?3 and ?4 the
 // range on taken_at (narrowed to the cursor's taken_at by BindHistory), then
-// with a cursor ?5 taken_at, ?6 snapshot_id, ?7 account_id, ?8 asset_id.
+// with a cursor ?5-?8 (AfterCursor).
 //
-// With account_id, snapshot_items_by_account_time (account_id, taken_at,
-// snapshot_id, asset_id) holds the account's rows in exactly the ORDER BY
-// (account_id being fixed), so SQLite steps through it without a sort and
-// stops after the page: no read of the whole range first. An asset filter
-// is checked on the index entries in passing (schema.cc, version 2). With asset_id alone, rows are
-// in taken_at order and only the rows of one taken_at get sorted.
+// With account_id, two parts merged in order (account_history.h): the
+// merged items from account_history, whose key (account_id, taken_at,
+// snapshot_id, asset_id) is exactly the ORDER BY (account_id being fixed),
+// so SQLite steps through it without a sort and stops after the page; and
+// the items of the few pending snapshots, one key lookup each, sorted. An
+// asset filter is checked on the key in passing (schema.cc, version 2).
+// With asset_id alone, rows are in taken_at order and only the rows of one
+// taken_at get sorted.
 std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
-  const char* index = filters.account_id.empty() ? "snapshot_items_by_asset_time"
-                                                 : "snapshot_items_by_account_time";
-  const absl::string_view after = filters.newest_first ? "<" : ">";
   const absl::string_view dir = filters.newest_first ? " DESC" : "";
-  std::string sql = absl::StrCat(
-      "SELECT snapshot_id, taken_at, account_id, asset_id, units, decimals, error_code, "
-      "error_message, error_upstream, error_retry_after_ns, block_number "
-      "FROM snapshot_items INDEXED BY ",
-      index, " WHERE ");
-  if (!filters.account_id.empty()) absl::StrAppend(&sql, "account_id = ?1 AND ");
-  if (!filters.asset_id.empty()) absl::StrAppend(&sql, "asset_id = ?2 AND ");
-  absl::StrAppend(&sql, "taken_at >= ?3 AND taken_at < ?4");
-  if (has_cursor) {
-    // SQLite 3.15 has no row values: the keyset condition written out. The
-    // index range comes from ?3/?4 alone (one bound per side, so SQLite
-    // cannot pick the looser of two).
-    absl::StrAppend(&sql, " AND (taken_at ", after, " ?5 OR (taken_at = ?5 AND (snapshot_id ",
-                    after, " ?6");
-    if (filters.sum_accounts) {
-      absl::StrAppend(&sql, ")))");
-    } else {
-      absl::StrAppend(&sql, " OR (snapshot_id = ?6 AND (account_id ", after,
-                      " ?7 OR (account_id = ?7 AND asset_id ", after, " ?8))))))");
-    }
+  const std::string order = absl::StrCat(" ORDER BY taken_at", dir, ", snapshot_id", dir,
+                                         ", account_id", dir, ", asset_id", dir);
+  if (filters.account_id.empty()) {
+    std::string sql =
+        absl::StrCat(HistoryColumns("i."),
+                     "FROM snapshot_items i INDEXED BY snapshot_items_by_asset_time WHERE "
+                     "i.asset_id = ?2 AND i.taken_at >= ?3 AND i.taken_at < ?4");
+    if (has_cursor) absl::StrAppend(&sql, AfterCursor(filters, "i."));
+    return absl::StrCat(sql, order);
   }
-  absl::StrAppend(&sql, " ORDER BY taken_at", dir, ", snapshot_id", dir, ", account_id", dir,
-                  ", asset_id", dir);
-  return sql;
+  const bool one_asset = !filters.asset_id.empty();
+  std::string merged =
+      absl::StrCat(HistoryColumns("h."),
+                   "FROM account_history h CROSS JOIN snapshot_items i ON i.item_id = h.item_id "
+                   "WHERE h.account_id = ?1 AND ",
+                   one_asset ? "h.asset_id = ?2 AND " : "", "h.taken_at >= ?3 AND h.taken_at < ?4");
+  std::string pending =
+      absl::StrCat(HistoryColumns("i."),
+                   "FROM account_history_pending p CROSS JOIN snapshot_items i ON "
+                   "i.snapshot_id = p.snapshot_id AND i.account_id = ?1 WHERE ",
+                   one_asset ? "i.asset_id = ?2 AND " : "", "i.taken_at >= ?3 AND i.taken_at < ?4");
+  if (has_cursor) {
+    absl::StrAppend(&merged, AfterCursor(filters, "h."));
+    absl::StrAppend(&pending, AfterCursor(filters, "i."));
+  }
+  return absl::StrCat(merged, " UNION ALL ", pending, order);
 }
 
 // Binds HistorySql's parameters. The range on taken_at is narrowed to the

@@ -36,8 +36,9 @@ inline constexpr int32_t kMaxHistoryPageSize = 10000;
 //   decimals among them) and failed_accounts counting the others; error
 //   (that of the first failed account by account_id) and no amount only when
 //   every item failed. Paged by snapshot.
-// * Reads go through snapshot_items_by_account_time (account given; an
-//   asset_id is checked on the account's rows in passing) or
+// * Reads go through account_history and the pending snapshots
+//   (account_history.h; account given; an asset_id is checked on the
+//   account's rows in passing) or
 //   snapshot_items_by_asset_time (asset only), a range on taken_at starting
 //   at the page token's position, and keyset paging. With an account the
 //   index is in the query's order, so a page reads about as far as the page

@@ -23,6 +23,7 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/storage/repos/account_filters.h"
+#include "services/storage/repos/account_history.h"
 #include "services/storage/repos/digest.h"
 #include "services/storage/repos/fence.h"
 #include "services/storage/repos/paging.h"
@@ -440,6 +441,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const PreparedSnapshot& prepare
   RETURN_IF_ERROR(counts->Bind(3, failed));
   RETURN_IF_ERROR(counts->Bind(4, skipped));
   RETURN_IF_ERROR(counts->Run());
+  RETURN_IF_ERROR(AddToAccountHistory(tx, snapshot_id, stored));
 
   response->Clear();
   response->set_already_written(false);

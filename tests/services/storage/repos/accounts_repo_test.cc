@@ -365,15 +365,22 @@ TEST_F(AccountsRepoTest, RemoveWithDeleteHistoryDeletesItemsAndLatestBalances) {
   ASSERT_TRUE(Write([](db::WriteContext& tx) {
                 return tx.Execute(absl::StrCat(
                     "INSERT INTO snapshots (snapshot_id, idempotency_key, content_hash, taken_at,"
-                    " written_at) VALUES (1, 'k', x'00', 10, 11);"
+                    " written_at) VALUES (1, 'k', x'00', 10, 11), (2, 'l', x'01', 20, 21);"
                     "INSERT INTO snapshot_items (item_id, snapshot_id, account_id, asset_id,"
                     " taken_at, units, decimals) VALUES (1, 1, '",
                     EvmId(1), "', 'eip155:1/slip44:60', 10, '5', 18), (2, 1, '", EvmId(2),
-                    "', 'eip155:1/slip44:60', 10, '6', 18);"
+                    "', 'eip155:1/slip44:60', 10, '6', 18), (3, 2, '", EvmId(1),
+                    "', 'eip155:1/slip44:60', 20, '7', 18), (4, 2, '", EvmId(2),
+                    "', 'eip155:1/slip44:60', 20, '8', 18);"
+                    // Snapshot 1 merged into the account-history index, 2 still
+                    // pending (account_history.h): both must go.
+                    "INSERT INTO account_history SELECT account_id, taken_at, snapshot_id,"
+                    " asset_id, item_id FROM snapshot_items WHERE snapshot_id = 1;"
+                    "INSERT INTO account_history_pending VALUES (2, 2);"
                     "INSERT INTO latest_balances (account_id, asset_id, last_item_id,"
                     " last_attempt_at, value_item_id, value_snapshot_id, units, decimals, as_of)"
-                    " SELECT account_id, asset_id, item_id, 10, item_id, 1, units, decimals, 10"
-                    " FROM snapshot_items"));
+                    " SELECT account_id, asset_id, item_id, 20, item_id, 2, units, decimals, 20"
+                    " FROM snapshot_items WHERE snapshot_id = 2"));
               }).ok());
   v1::RemoveAccountsRequest remove;
   remove.add_account_ids(EvmId(1));
@@ -388,7 +395,8 @@ TEST_F(AccountsRepoTest, RemoveWithDeleteHistoryDeletesItemsAndLatestBalances) {
   ASSERT_TRUE(Read([&items](db::ReadContext& tx) -> absl::Status {
                 absl::StatusOr<db::CachedStatement> count = tx.Prepare(
                     "SELECT (SELECT count(*) FROM snapshot_items) +"
-                    " (SELECT count(*) FROM latest_balances)");
+                    " (SELECT count(*) FROM latest_balances) +"
+                    " (SELECT count(*) FROM account_history)");
                 if (!count.ok()) return count.status();
                 absl::StatusOr<bool> row = (*count)->Step();
                 if (!row.ok()) return row.status();

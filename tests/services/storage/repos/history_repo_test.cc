@@ -19,6 +19,7 @@
 #include "services/storage/db/connection.h"
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
+#include "services/storage/repos/account_history.h"
 #include "services/storage/repos/accounts_repo.h"
 #include "services/storage/repos/prices_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
@@ -28,12 +29,21 @@
 namespace coffer::storage {
 namespace {
 
-class HistoryRepoTest : public RepoTestBase {
+// Every test runs with the snapshots it writes all pending in the
+// account-history index, the first two merged and the rest pending, and all
+// merged (account_history.h): a read must not tell them apart.
+class HistoryRepoTest : public RepoTestBase, public ::testing::WithParamInterface<int> {
  protected:
+  // Merges the pending account history after each of the first GetParam()
+  // snapshots written.
   void WriteSnap(const v1::WriteSnapshotRequest& request) {
     v1::WriteSnapshotResponse response;
-    absl::Status status =
-        Write([&](db::WriteContext& tx) { return WriteSnapshot(tx, request, &response, kNow); });
+    const bool merge = ++written_ <= GetParam();
+    absl::Status status = Write([&](db::WriteContext& tx) -> absl::Status {
+      absl::Status written = WriteSnapshot(tx, request, &response, kNow);
+      if (!written.ok() || !merge) return written;
+      return MergeAccountHistory(tx);
+    });
     ASSERT_TRUE(status.ok()) << status;
   }
 
@@ -82,9 +92,17 @@ class HistoryRepoTest : public RepoTestBase {
   }
 
   const int64_t t0_ = absl::ToUnixSeconds(kNow) - 100;
+  int written_ = 0;
 };
 
-TEST_F(HistoryRepoTest, OneAccountAndAsset) {
+INSTANTIATE_TEST_SUITE_P(AccountHistory, HistoryRepoTest, ::testing::Values(0, 2, 1000),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 0   ? std::string("AllPending")
+                                  : info.param == 2 ? std::string("FirstTwoMerged")
+                                                    : std::string("AllMerged");
+                         });
+
+TEST_P(HistoryRepoTest, OneAccountAndAsset) {
   WriteThree();
   v1::GetBalanceHistoryRequest request;
   request.set_account_id(EvmId(1));
@@ -117,7 +135,7 @@ TEST_F(HistoryRepoTest, OneAccountAndAsset) {
   EXPECT_EQ(points[0].taken_at().seconds(), t0_ + 10);
 }
 
-TEST_F(HistoryRepoTest, OneAssetAllAccountsPaged) {
+TEST_P(HistoryRepoTest, OneAssetAllAccountsPaged) {
   WriteThree();
   v1::GetBalanceHistoryRequest request;
   request.set_asset_id(kEth);
@@ -140,7 +158,7 @@ TEST_F(HistoryRepoTest, OneAssetAllAccountsPaged) {
   EXPECT_EQ(points[5].account_id(), EvmId(1));
 }
 
-TEST_F(HistoryRepoTest, OneAccountAllAssets) {
+TEST_P(HistoryRepoTest, OneAccountAllAssets) {
   WriteThree();
   v1::GetBalanceHistoryRequest request;
   request.set_account_id(EvmId(1));
@@ -155,7 +173,7 @@ TEST_F(HistoryRepoTest, OneAccountAllAssets) {
   EXPECT_EQ(points[4].asset_id(), kEth);
 }
 
-TEST_F(HistoryRepoTest, SumAccounts) {
+TEST_P(HistoryRepoTest, SumAccounts) {
   WriteThree();
   v1::GetBalanceHistoryRequest request;
   request.set_asset_id(kEth);
@@ -185,7 +203,7 @@ TEST_F(HistoryRepoTest, SumAccounts) {
   EXPECT_EQ(points[2].amount().units(), "150");
 }
 
-TEST_F(HistoryRepoTest, InvalidRequests) {
+TEST_P(HistoryRepoTest, InvalidRequests) {
   v1::GetBalanceHistoryResponse response;
   v1::GetBalanceHistoryRequest none;
   absl::Status status = History(none, &response);
@@ -228,7 +246,7 @@ TEST_F(HistoryRepoTest, InvalidRequests) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(HistoryRepoTest, ValuesPointsAtThePriceOfTheirTime) {
+TEST_P(HistoryRepoTest, ValuesPointsAtThePriceOfTheirTime) {
   WriteThree();
   v1::WritePricesRequest prices;
   auto add = [&](const std::string& asset, const std::string& quote, const std::string& units,
@@ -306,7 +324,7 @@ TEST_F(HistoryRepoTest, ValuesPointsAtThePriceOfTheirTime) {
 // Ties on taken_at (two snapshots taken at once) across pages of every size,
 // in both directions, with a time range: each page starts right after the
 // previous one's last point, whichever bound the token narrows.
-TEST_F(HistoryRepoTest, PagesOfOneAccountResumeAtTheirCursor) {
+TEST_P(HistoryRepoTest, PagesOfOneAccountResumeAtTheirCursor) {
   AddIds({EvmId(1), EvmId(2)});
   // Snapshots 1 and 2 at t0, 3 and 4 at t0+10, 5 at t0+20; account 2 has
   // items too, which an account's history must skip.
@@ -374,10 +392,12 @@ TEST_F(HistoryRepoTest, PagesOfOneAccountResumeAtTheirCursor) {
 
 // The plan of every filter shape, both directions, first page and after a
 // cursor. An account's history (with or without an asset) must read
-// snapshot_items_by_account_time in the query's order with no sort at all:
-// a sort reads every row of the range before the first point. An asset's
-// history sorts at most the items of one taken_at, never the whole range.
-TEST_F(HistoryRepoTest, EveryFilterShapeReadsItsIndexInOrder) {
+// account_history in the query's order with no sort at all (a sort reads
+// every row of the range before the first point), merged in order with the
+// pending snapshots' items, found by key and sorted on their own
+// (account_history.h). An asset's history sorts at most the items of one
+// taken_at, never the whole range.
+TEST_P(HistoryRepoTest, EveryFilterShapeReadsItsIndexInOrder) {
   WriteThree();
   struct Shape {
     const char* name;
@@ -387,11 +407,15 @@ TEST_F(HistoryRepoTest, EveryFilterShapeReadsItsIndexInOrder) {
     const char* must_search;
   };
   const char* const by_account =
-      "SEARCH TABLE snapshot_items USING INDEX snapshot_items_by_account_time (account_id=? AND "
-      "taken_at>? AND taken_at<?)";
+      "SEARCH TABLE account_history AS h USING PRIMARY KEY (account_id=? AND taken_at>? AND "
+      "taken_at<?)";
   const char* const by_asset =
-      "SEARCH TABLE snapshot_items USING INDEX snapshot_items_by_asset_time (asset_id=? AND "
+      "SEARCH TABLE snapshot_items AS i USING INDEX snapshot_items_by_asset_time (asset_id=? AND "
       "taken_at>? AND taken_at<?)";
+  const char* const pending_scan = "SCAN TABLE account_history_pending AS p";
+  const char* const pending_items =
+      "SEARCH TABLE snapshot_items AS i USING INDEX sqlite_autoindex_snapshot_items_1 "
+      "(snapshot_id=? AND account_id=?";  // and asset_id=? with one asset
   const std::vector<Shape> shapes = {
       {"account", EvmId(1), "", false, by_account},
       {"account and asset", EvmId(1), kEth, false, by_account},
@@ -426,12 +450,23 @@ TEST_F(HistoryRepoTest, EveryFilterShapeReadsItsIndexInOrder) {
         ASSERT_TRUE(status.ok()) << status;
         const std::string text = absl::StrJoin(plan, "\n");
         EXPECT_TRUE(std::find(plan.begin(), plan.end(), shape.must_search) != plan.end()) << text;
-        for (const std::string& line : plan) {
-          EXPECT_FALSE(absl::StartsWith(line, "USE TEMP B-TREE FOR ORDER BY")) << text;
-          if (!shape.account_id.empty()) {
-            EXPECT_FALSE(absl::StrContains(line, "TEMP B-TREE")) << text;
+        if (shape.account_id.empty()) {
+          for (const std::string& line : plan) {
+            EXPECT_FALSE(absl::StartsWith(line, "USE TEMP B-TREE FOR ORDER BY")) << text;
           }
+          continue;
         }
+        // The merged part, up to the pending part's first line: in order.
+        const auto pending = std::find(plan.begin(), plan.end(), pending_scan);
+        ASSERT_NE(pending, plan.end()) << text;
+        for (auto line = plan.begin(); line != pending; ++line) {
+          EXPECT_FALSE(absl::StrContains(*line, "TEMP B-TREE")) << text;
+        }
+        EXPECT_TRUE(std::any_of(pending, plan.end(), [&](const std::string& line) {
+          return absl::StartsWith(line, pending_items);
+        })) << text;
+        // Merged in order (a compound that sorts says USING TEMP B-TREE).
+        EXPECT_EQ(plan.back(), "COMPOUND SUBQUERIES 1 AND 2 (UNION ALL)") << text;
       }
     }
   }

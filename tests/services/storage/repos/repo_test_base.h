@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -94,9 +95,13 @@ class RepoTestBase : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* dir = getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(dir != nullptr ? dir : "/tmp", "/",
+    // A parameterized suite's name holds a '/'.
+    path_ =
+        absl::StrCat(dir != nullptr ? dir : "/tmp", "/",
+                     absl::StrReplaceAll(
                          ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name(),
-                         ".db");
+                         {{"/", "-"}}),
+                     ".db");
     for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
     const std::string key = RandomKeyHex();
     {

@@ -169,32 +169,38 @@ TEST_F(SchemaTest, LatestBalancesCarryNoItemReferences) {
 }
 
 TEST_F(SchemaTest, HistoryQueriesUseTheirIndexes) {
-  // An account's history, all assets or one, in the order GetBalanceHistory
-  // reads it: from the index, without a sort of the account's whole range.
+  // An account's merged history, all assets or one, in the order
+  // GetBalanceHistory reads it: the key of account_history, without a sort
+  // of the account's whole range (account_history.h).
   for (const char* asset : {"", " AND asset_id = 'x'"}) {
     for (const char* dir : {"", " DESC"}) {
-      const std::string account_plan = Rows(
-          *connection_,
-          absl::StrCat("EXPLAIN QUERY PLAN SELECT units FROM snapshot_items WHERE account_id = 'a'",
-                       asset, " AND taken_at >= 1 AND taken_at < 9 ORDER BY taken_at", dir,
-                       ", snapshot_id", dir, ", account_id", dir, ", asset_id", dir));
-      EXPECT_NE(account_plan.find("USING INDEX snapshot_items_by_account_time (account_id=? AND "
-                                  "taken_at>? AND taken_at<?)"),
+      const std::string account_plan =
+          Rows(*connection_,
+               absl::StrCat("EXPLAIN QUERY PLAN SELECT item_id FROM account_history WHERE "
+                            "account_id = 'a'",
+                            asset, " AND taken_at >= 1 AND taken_at < 9 ORDER BY taken_at", dir,
+                            ", snapshot_id", dir, ", account_id", dir, ", asset_id", dir));
+      EXPECT_NE(account_plan.find("USING PRIMARY KEY (account_id=? AND taken_at>? AND "
+                                  "taken_at<?)"),
                 std::string::npos)
           << account_plan;
       EXPECT_EQ(account_plan.find("TEMP B-TREE"), std::string::npos) << account_plan;
     }
   }
-  // RemoveAccounts with delete_history.
-  const std::string delete_plan =
-      Rows(*connection_, "EXPLAIN QUERY PLAN DELETE FROM snapshot_items WHERE account_id = 'a'");
-  EXPECT_NE(delete_plan.find("INDEX snapshot_items_by_account_time (account_id=?)"),
-            std::string::npos)
-      << delete_plan;
+  // The old index is gone: every written item paid for it.
   EXPECT_EQ(Rows(*connection_,
-                 "SELECT count(*) FROM sqlite_master WHERE name = "
-                 "'snapshot_items_by_account_asset_time'"),
+                 "SELECT count(*) FROM sqlite_master WHERE name IN "
+                 "('snapshot_items_by_account_asset_time', 'snapshot_items_by_account_time')"),
             "0\n");
+  // The trigger keeping account_history in step finds an entry by its key.
+  const std::string trigger_plan =
+      Rows(*connection_,
+           "EXPLAIN QUERY PLAN DELETE FROM account_history WHERE account_id = 'a' AND taken_at = 1 "
+           "AND snapshot_id = 2 AND asset_id = 'x'");
+  EXPECT_NE(trigger_plan.find("USING PRIMARY KEY (account_id=? AND taken_at=? AND "
+                              "snapshot_id=? AND asset_id=?)"),
+            std::string::npos)
+      << trigger_plan;
   const std::string asset_plan =
       Rows(*connection_,
            "EXPLAIN QUERY PLAN SELECT units FROM snapshot_items WHERE asset_id = 'x' AND"
@@ -275,16 +281,14 @@ TEST_F(SchemaTest, UpgradesEveryOlderVersionKeepingItsRows) {
     EXPECT_EQ(SchemaOf(**upgraded), fresh_schema);
     EXPECT_EQ(Rows(**upgraded, "PRAGMA integrity_check"), "ok\n");
     EXPECT_EQ(Rows(**upgraded, "PRAGMA foreign_key_check"), "");
-    EXPECT_TRUE(
-        absl::StrContains(Rows(**upgraded,
-                               "EXPLAIN QUERY PLAN SELECT item_id FROM snapshot_items WHERE "
-                               "account_id = 'eip155:1:0xA' ORDER BY taken_at, snapshot_id"),
-                          "snapshot_items_by_account_time"));
-    // The new index holds the old rows: an account's history read through it.
+    // The account-history index holds the old rows, merged: an account's
+    // history read through it.
     EXPECT_EQ(Rows(**upgraded,
-                   "SELECT item_id FROM snapshot_items INDEXED BY snapshot_items_by_account_time "
-                   "WHERE account_id = 'eip155:1:0xA' AND asset_id = 'x' ORDER BY taken_at DESC"),
+                   "SELECT item_id FROM account_history WHERE account_id = 'eip155:1:0xA' AND "
+                   "asset_id = 'x' ORDER BY taken_at DESC"),
               "3\n1\n");
+    EXPECT_EQ(Rows(**upgraded, "SELECT count(*) FROM account_history"), "4\n");
+    EXPECT_EQ(Rows(**upgraded, "SELECT count(*) FROM account_history_pending"), "0\n");
     // Upgrading took a backup of the old version first.
     EXPECT_EQ(access(db::PreMigrationBackupPath(path, static_cast<int>(from)).c_str(), F_OK), 0);
   }
@@ -320,6 +324,29 @@ TEST_F(SchemaTest, Version2ReplacesTheAccountHistoryIndex) {
             "  ON snapshot_items (account_id, taken_at, snapshot_id, asset_id)\n");
   EXPECT_EQ(Rows(**connection, "SELECT count(*) FROM snapshot_items"), "4\n");
   EXPECT_EQ(Rows(**connection, "PRAGMA integrity_check"), "ok\n");
+}
+
+// Version 4's account_history follows every deletion of items: a snapshot's
+// (Prune, through the cascade), an item's (RemoveAccounts' delete_history),
+// so it never names an item that is gone; pending rows go with their
+// snapshot.
+TEST_F(SchemaTest, AccountHistoryFollowsDeletedItems) {
+  ASSERT_TRUE(connection_->Execute(kVersion1Rows).ok());
+  ASSERT_TRUE(connection_
+                  ->Execute("INSERT INTO account_history SELECT account_id, taken_at, "
+                            "snapshot_id, asset_id, item_id FROM snapshot_items WHERE "
+                            "snapshot_id = 1;"
+                            "INSERT INTO account_history_pending VALUES (2, 2);")
+                  .ok());
+  EXPECT_EQ(Rows(*connection_, "SELECT item_id FROM account_history ORDER BY item_id"), "1\n2\n");
+  ASSERT_TRUE(connection_->Execute("DELETE FROM snapshot_items WHERE item_id = 2").ok());
+  EXPECT_EQ(Rows(*connection_, "SELECT item_id FROM account_history"), "1\n");
+  ASSERT_TRUE(connection_->Execute("DELETE FROM snapshots WHERE snapshot_id = 1").ok());
+  EXPECT_EQ(Rows(*connection_, "SELECT count(*) FROM account_history"), "0\n");
+  EXPECT_EQ(Rows(*connection_, "SELECT snapshot_id FROM account_history_pending"), "2\n");
+  ASSERT_TRUE(connection_->Execute("DELETE FROM snapshots WHERE snapshot_id = 2").ok());
+  EXPECT_EQ(Rows(*connection_, "SELECT count(*) FROM account_history_pending"), "0\n");
+  EXPECT_EQ(Rows(*connection_, "SELECT count(*) FROM snapshot_items"), "0\n");
 }
 
 }  // namespace
