@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/status/status_macros.h"
@@ -48,6 +49,30 @@ absl::StatusOr<std::map<std::string, v1::BlockSelector>> ParseSelectors(
   return selectors;
 }
 
+// Asset ids as one request names them, parsed once each: a thousand
+// queries of one token cost one parse (and one EIP-55 checksum) rather
+// than a thousand. Bounded by the request's own size.
+class AssetIds {
+ public:
+  struct Parsed {
+    absl::StatusOr<chain::AssetId> id;
+    // The normal form when `id` is OK, else the text as sent.
+    std::string normal;
+  };
+
+  const Parsed& Parse(const std::string& text) {
+    auto found = parsed_.find(text);
+    if (found != parsed_.end()) return found->second;
+    Parsed parsed{.id = chain::ParseAssetId(text), .normal = text};
+    if (parsed.id.ok()) parsed.normal = parsed.id->ToString();
+    return parsed_.emplace(text, std::move(parsed)).first->second;
+  }
+
+ private:
+  // Node-based: Parse hands out references that later inserts keep valid.
+  absl::node_hash_map<std::string, Parsed> parsed_;
+};
+
 void AddError(BalancePlan& plan, uint32_t query, std::string account_id, std::string asset_id,
               const absl::Status& status) {
   PlannedItem item;
@@ -83,6 +108,8 @@ absl::StatusOr<BalancePlan> PlanBalances(const v1::QueryBalancesRequest& request
   ASSIGN_OR_RETURN(Selectors selectors, ParseSelectors(request, catalog));
 
   BalancePlan plan;
+  plan.items.reserve(static_cast<size_t>(request.queries_size()));
+  AssetIds assets;
   for (int q = 0; q < request.queries_size(); ++q) {
     const v1::BalanceQuery& query = request.queries(q);
     const uint32_t query_index = static_cast<uint32_t>(q);
@@ -93,13 +120,14 @@ absl::StatusOr<BalancePlan> PlanBalances(const v1::QueryBalancesRequest& request
     }
     // Duplicates are judged on normal forms, so one asset spelled in two
     // cases is still one asset.
-    std::set<std::string> seen;
-    for (int a = 0; a < query.asset_ids_size(); ++a) {
-      absl::StatusOr<std::string> normal = chain::NormalizeAssetId(query.asset_ids(a));
-      const std::string key = normal.ok() ? *normal : query.asset_ids(a);
-      if (!seen.insert(key).second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Field(q, absl::StrCat(".asset_ids[", a, "]")), ": ", key, " is named twice"));
+    if (query.asset_ids_size() > 1) {
+      std::set<std::string> seen;
+      for (int a = 0; a < query.asset_ids_size(); ++a) {
+        const std::string& key = assets.Parse(query.asset_ids(a)).normal;
+        if (!seen.insert(key).second) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              Field(q, absl::StrCat(".asset_ids[", a, "]")), ": ", key, " is named twice"));
+        }
       }
     }
 
@@ -110,53 +138,64 @@ absl::StatusOr<BalancePlan> PlanBalances(const v1::QueryBalancesRequest& request
         AddError(plan, query_index, query.account_id(), "", error);
       }
       for (const std::string& asset_id : query.asset_ids()) {
-        absl::StatusOr<std::string> normal = chain::NormalizeAssetId(asset_id);
-        AddError(plan, query_index, query.account_id(), normal.ok() ? *normal : asset_id, error);
+        AddError(plan, query_index, query.account_id(), assets.Parse(asset_id).normal, error);
       }
       continue;
     }
     const std::string chain_id = account->chain.ToString();
-    const std::string account_id = account->ToString();
+    std::string account_id = account->ToString();
     auto configured = catalog.find(chain_id);
 
-    std::vector<std::string> asset_texts(query.asset_ids().begin(), query.asset_ids().end());
-    if (asset_texts.empty()) {
+    // The assets named, or for a query naming none the chain's.
+    std::vector<const std::string*> asset_texts;
+    if (query.asset_ids().empty()) {
       if (configured == catalog.end()) {
         AddError(plan, query_index, account_id, "",
                  absl::NotFoundError(absl::StrCat(Field(q, ".account_id"), ": chain ", chain_id,
                                                   " is not configured")));
         continue;
       }
-      asset_texts = configured->second.asset_ids;
+      for (const std::string& text : configured->second.asset_ids) asset_texts.push_back(&text);
+    } else {
+      for (const std::string& text : query.asset_ids()) asset_texts.push_back(&text);
     }
+    // Only for error messages: built when one is.
+    auto field = [&query, q](size_t a) {
+      return query.asset_ids().empty() ? Field(q, ".account_id")
+                                       : Field(q, absl::StrCat(".asset_ids[", a, "]"));
+    };
     for (size_t a = 0; a < asset_texts.size(); ++a) {
-      const std::string field = query.asset_ids().empty()
-                                    ? Field(q, ".account_id")
-                                    : Field(q, absl::StrCat(".asset_ids[", a, "]"));
-      absl::StatusOr<chain::AssetId> asset = chain::ParseAssetId(asset_texts[a]);
-      if (!asset.ok()) {
-        AddError(plan, query_index, account_id, asset_texts[a], Prefixed(asset.status(), field));
+      const AssetIds::Parsed& asset = assets.Parse(*asset_texts[a]);
+      if (!asset.id.ok()) {
+        AddError(plan, query_index, account_id, asset.normal,
+                 Prefixed(asset.id.status(), field(a)));
         continue;
       }
-      const std::string asset_id = asset->ToString();
-      if (asset->chain != account->chain) {
+      const std::string& asset_id = asset.normal;
+      if (asset.id->chain != account->chain) {
         AddError(plan, query_index, account_id, asset_id,
                  absl::InvalidArgumentError(absl::StrCat(
-                     field, ": asset ", asset_id, " is not on the account's chain ", chain_id)));
+                     field(a), ": asset ", asset_id, " is not on the account's chain ", chain_id)));
         continue;
       }
       if (configured == catalog.end()) {
-        AddError(
-            plan, query_index, account_id, asset_id,
-            absl::NotFoundError(absl::StrCat(field, ": chain ", chain_id, " is not configured")));
+        AddError(plan, query_index, account_id, asset_id,
+                 absl::NotFoundError(
+                     absl::StrCat(field(a), ": chain ", chain_id, " is not configured")));
         continue;
       }
       PlannedItem item;
       item.query_index = query_index;
-      item.account_id = account_id;
       item.asset_id = asset_id;
-      item.account = *account;
-      item.asset = *std::move(asset);
+      item.asset = *asset.id;
+      if (a + 1 == asset_texts.size()) {
+        // The query's last item takes the account rather than a copy.
+        item.account_id = std::move(account_id);
+        item.account = *std::move(account);
+      } else {
+        item.account_id = account_id;
+        item.account = *account;
+      }
       plan.items_by_chain[chain_id].push_back(plan.items.size());
       plan.items.push_back(std::move(item));
     }

@@ -223,6 +223,46 @@ TEST_F(FetcherAnvilTest, ATokenThatFailsFailsOnlyItsOwnItems) {
   }
 }
 
+// Tokens missing from the configuration: one whose decimals() the fetcher
+// reads, and an address with no code. Asked twice in a row, the second
+// time at the cached head (a path that once deadlocked), every item is
+// answered, each on its own: never a hang, never a zero for the codeless one.
+TEST_F(FetcherAnvilTest, UnconfiguredTokensAreAnsweredPerItemAlsoAtACachedHead) {
+  absl::StatusOr<std::string> unlisted = DeployTestToken(*node_, 8);
+  ASSERT_TRUE(unlisted.ok()) << unlisted.status();
+  ASSERT_TRUE(node_->Mint(*unlisted, Address(6), "5").ok());
+  ASSERT_TRUE(node_->Mint(token_, Address(6), "11").ok());
+  const std::string codeless =
+      absl::StrCat(kChain, "/erc20:0x00000000000000000000000000000000deadbeef");
+  struct Way {
+    std::string multicall;
+    int aggregate_size;
+  };
+  for (const Way& way : {Way{multicall_, 500}, Way{"", 383}, Way{"", 1}}) {
+    SCOPED_TRACE(absl::StrCat("multicall=", way.multicall, " aggregate_size=", way.aggregate_size));
+    auto client = StartFetcher(way.multicall, way.aggregate_size);
+    v1::QueryBalancesRequest request;
+    v1::BalanceQuery* query = request.add_queries();
+    query->set_account_id(absl::StrCat(kChain, ":", Address(6)));
+    query->add_asset_ids(absl::StrCat(kChain, "/erc20:", *unlisted));
+    query->add_asset_ids(codeless);
+    query->add_asset_ids(TokenAsset());
+    for (int round = 0; round < 2; ++round) {
+      SCOPED_TRACE(round == 0 ? "head read" : "head cached");
+      const v1::QueryBalancesResponse response = Query(*client, request);
+      ASSERT_EQ(response.results_size(), 3);
+      const v1::BalanceItem& read = response.results(0).balance();
+      ASSERT_TRUE(read.has_amount()) << read.error().message();
+      EXPECT_EQ(read.amount().units(), "5");
+      EXPECT_EQ(read.amount().decimals(), 8u) << "read with decimals()";
+      const v1::BalanceItem& none = response.results(1).balance();
+      ASSERT_TRUE(none.has_error()) << "no code at the address: an error, never a zero";
+      EXPECT_EQ(none.error().code(), v1::Error::FAILED_PRECONDITION) << none.error().message();
+      EXPECT_EQ(response.results(2).balance().amount().units(), "11");
+    }
+  }
+}
+
 TEST_F(FetcherAnvilTest, ADeadEndpointFailsItsItemsAsUnavailableNotAsZero) {
   const int port = node_->port();
   node_.reset();  // the node is gone

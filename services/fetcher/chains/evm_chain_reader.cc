@@ -41,8 +41,8 @@ std::string Quoted(absl::string_view text) { return absl::StrCat("\"", text, "\"
 
 // eth_call params: the call object and the block, as JSON text.
 std::string CallParams(absl::string_view to, absl::string_view data, absl::string_view block) {
-  return absl::StrCat("[{\"to\":", Quoted(to), ",\"data\":", Quoted(data), "},", Quoted(block),
-                      "]");
+  // One StrCat, no quoted temporaries: built once per balance.
+  return absl::StrCat("[{\"to\":\"", to, "\",\"data\":\"", data, "\"},\"", block, "\"]");
 }
 
 // A block selector as eth_getBlockByNumber's first parameter.
@@ -94,9 +94,11 @@ absl::StatusOr<v1::BlockRef> ParseBlock(const std::string& json, const std::stri
   return block;
 }
 
-// The contract address of an erc20 asset, or empty for a native one.
-std::string TokenOf(const PlannedItem& item) {
-  return item.asset->asset_namespace == "erc20" ? item.asset->asset_reference : "";
+// The contract address of an erc20 asset, or empty for a native one; a
+// reference into the plan, which outlives every read of the call.
+const std::string& TokenOf(const PlannedItem& item) {
+  static const std::string* const kNone = new std::string();
+  return item.asset->asset_namespace == "erc20" ? item.asset->asset_reference : *kNone;
 }
 
 // Whether an aggregate's failure may be its size (gas, result caps):
@@ -181,7 +183,7 @@ void EvmChainReader::ReadBalances(std::shared_ptr<BalanceCall> call, std::vector
       native.push_back(index);
     } else {
       refused.push_back(
-          Answer(*call, index, block,
+          Answer(index, block,
                  absl::NotFoundError(
                      absl::StrCat(item.asset_id, " is not ", options_.chain_id, "'s native asset")),
                  std::nullopt, ""));
@@ -199,8 +201,8 @@ void EvmChainReader::ReadNative(const std::shared_ptr<BalanceCall>& call, std::v
   calls.reserve(items.size());
   for (size_t index : items) {
     calls.push_back(
-        {"eth_getBalance", absl::StrCat("[", Quoted(call->plan().items[index].account->address),
-                                        ",", Quoted(at), "]")});
+        {"eth_getBalance",
+         absl::StrCat("[\"", call->plan().items[index].account->address, "\",\"", at, "\"]")});
   }
   const uint32_t decimals = options_.native.decimals.value_or(18);
   SendForCall(
@@ -212,8 +214,8 @@ void EvmChainReader::ReadNative(const std::shared_ptr<BalanceCall>& call, std::v
           absl::StatusOr<std::string> hex = StringResult(outcome);
           absl::StatusOr<std::string> units =
               hex.ok() ? evm::HexQuantityToDecimal(*hex) : hex.status();
-          results.push_back(Answer(*call, items[outcome.index], block, std::move(units), decimals,
-                                   outcome.upstream));
+          results.push_back(
+              Answer(items[outcome.index], block, std::move(units), decimals, outcome.upstream));
         }
         call->Complete(std::move(results));
       });
@@ -232,7 +234,7 @@ void EvmChainReader::ReadTokens(const std::shared_ptr<BalanceCall>& call, std::v
   {
     std::set<std::string> seen;
     for (size_t index : items) {
-      const std::string token = TokenOf(call->plan().items[index]);
+      const std::string& token = TokenOf(call->plan().items[index]);
       if (!KnownDecimals(token).has_value() && seen.insert(token).second) unknown.push_back(token);
     }
   }
@@ -283,7 +285,7 @@ void EvmChainReader::ReadTokenBalances(const std::shared_ptr<BalanceCall>& call,
       readable.push_back(index);
     } else {
       undecided.push_back(
-          Answer(*call, index, block,
+          Answer(index, block,
                  absl::FailedPreconditionError("the token's decimals() could not be read; is it an "
                                                "ERC-20 contract on this chain?"),
                  std::nullopt, ""));
@@ -334,41 +336,40 @@ void EvmChainReader::ReadScanner(const std::shared_ptr<BalanceCall>& call, const
        absl::StrCat("[{\"data\":",
                     Quoted(evm::EncodeScannerCall(kBalanceScannerCreationCode, token, accounts)),
                     "},", Quoted(evm::ToHexQuantity(block.number())), "]")});
-  SendForCall(call, std::move(calls),
-              [this, call, token, items = std::move(items),
-               block](std::vector<RpcOutcome> outcomes) mutable {
-                RpcOutcome& outcome = outcomes.front();
-                absl::StatusOr<std::string> data = StringResult(outcome);
-                absl::StatusOr<std::vector<evm::ScannedBalance>> decoded =
-                    data.ok() ? evm::DecodeScannerResult(*data)
-                              : absl::StatusOr<std::vector<evm::ScannedBalance>>(data.status());
-                if (decoded.ok() && decoded->size() != items.size()) {
-                  decoded = absl::DataLossError(absl::StrCat("the balance scanner answered ",
-                                                             decoded->size(), " balances for ",
-                                                             items.size(), " accounts"));
-                }
-                if (!decoded.ok()) {
-                  HalveOrFail(call, std::move(items), block, decoded.status(), outcome.upstream,
-                              [this, call, token, block](std::vector<size_t> half) {
-                                ReadScanner(call, token, std::move(half), block);
-                              });
-                  return;
-                }
-                const std::optional<uint32_t> decimals = KnownDecimals(token);
-                std::vector<ItemResult> results;
-                results.reserve(items.size());
-                for (size_t i = 0; i < items.size(); ++i) {
-                  evm::ScannedBalance& one = (*decoded)[i];
-                  absl::StatusOr<std::string> units =
-                      one.success
-                          ? absl::StatusOr<std::string>(std::move(one.units))
+  SendForCall(
+      call, std::move(calls),
+      [this, call, token, items = std::move(items),
+       block](std::vector<RpcOutcome> outcomes) mutable {
+        RpcOutcome& outcome = outcomes.front();
+        absl::StatusOr<std::string> data = StringResult(outcome);
+        absl::StatusOr<std::vector<evm::ScannedBalance>> decoded =
+            data.ok() ? evm::DecodeScannerResult(*data)
+                      : absl::StatusOr<std::vector<evm::ScannedBalance>>(data.status());
+        if (decoded.ok() && decoded->size() != items.size()) {
+          decoded =
+              absl::DataLossError(absl::StrCat("the balance scanner answered ", decoded->size(),
+                                               " balances for ", items.size(), " accounts"));
+        }
+        if (!decoded.ok()) {
+          HalveOrFail(call, std::move(items), block, decoded.status(), outcome.upstream,
+                      [this, call, token, block](std::vector<size_t> half) {
+                        ReadScanner(call, token, std::move(half), block);
+                      });
+          return;
+        }
+        const std::optional<uint32_t> decimals = KnownDecimals(token);
+        std::vector<ItemResult> results;
+        results.reserve(items.size());
+        for (size_t i = 0; i < items.size(); ++i) {
+          evm::ScannedBalance& one = (*decoded)[i];
+          absl::StatusOr<std::string> units =
+              one.success ? absl::StatusOr<std::string>(std::move(one.units))
                           : absl::FailedPreconditionError(
                                 "balanceOf failed (reverted, out of gas or a short answer)");
-                  results.push_back(
-                      Answer(*call, items[i], block, std::move(units), decimals, outcome.upstream));
-                }
-                call->Complete(std::move(results));
-              });
+          results.push_back(Answer(items[i], block, std::move(units), decimals, outcome.upstream));
+        }
+        call->Complete(std::move(results));
+      });
 }
 
 void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
@@ -408,13 +409,13 @@ void EvmChainReader::ReadAggregate(const std::shared_ptr<BalanceCall>& call,
         results.reserve(items.size());
         for (size_t i = 0; i < items.size(); ++i) {
           const evm::Call3Result& one = (*decoded)[i];
-          const std::string token = TokenOf(call->plan().items[items[i]]);
+          const std::string& token = TokenOf(call->plan().items[items[i]]);
           absl::StatusOr<std::string> units =
               one.success ? evm::DecodeUint256Result(one.return_data)
                           : absl::StatusOr<std::string>(absl::FailedPreconditionError(
                                 "balanceOf reverted (through Multicall3)"));
-          results.push_back(Answer(*call, items[i], block, std::move(units), KnownDecimals(token),
-                                   outcome.upstream));
+          results.push_back(
+              Answer(items[i], block, std::move(units), KnownDecimals(token), outcome.upstream));
         }
         call->Complete(std::move(results));
       });
@@ -439,7 +440,7 @@ void EvmChainReader::ReadTokensDirectly(const std::shared_ptr<BalanceCall>& call
                   absl::StatusOr<std::string> data = StringResult(outcome);
                   absl::StatusOr<std::string> units =
                       data.ok() ? evm::DecodeUint256Result(*data) : data.status();
-                  results.push_back(Answer(*call, index, block, std::move(units),
+                  results.push_back(Answer(index, block, std::move(units),
                                            KnownDecimals(TokenOf(call->plan().items[index])),
                                            outcome.upstream));
                 }
@@ -466,20 +467,19 @@ void EvmChainReader::HalveOrFail(const std::shared_ptr<BalanceCall>& call,
   std::vector<ItemResult> results;
   results.reserve(items.size());
   for (size_t index : items) {
-    results.push_back(Answer(*call, index, block, error, std::nullopt, upstream));
+    results.push_back(Answer(index, block, error, std::nullopt, upstream));
   }
   call->Complete(std::move(results));
 }
 
-ItemResult EvmChainReader::Answer(const BalanceCall& call, size_t index, const v1::BlockRef& block,
+ItemResult EvmChainReader::Answer(size_t index, const v1::BlockRef& block,
                                   absl::StatusOr<std::string> units,
                                   std::optional<uint32_t> decimals,
                                   const std::string& upstream) const {
   ItemResult result;
   result.index = index;
   v1::BalanceItem& item = result.item;
-  item.set_account_id(call.plan().items[index].account_id);
-  item.set_asset_id(call.plan().items[index].asset_id);
+  // account_id and asset_id: the call fills in the plan's normal forms.
   item.set_source(upstream);
   *item.mutable_fetched_at() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));

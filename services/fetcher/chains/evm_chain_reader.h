@@ -106,9 +106,8 @@ class EvmChainReader : public ChainReader {
                    const std::function<void(std::vector<size_t>)>& retry) const;
   std::optional<uint32_t> KnownDecimals(const std::string& token) const;
   // A balance item for plan item `index` read at `block`.
-  ItemResult Answer(const BalanceCall& call, size_t index, const v1::BlockRef& block,
-                    absl::StatusOr<std::string> units, std::optional<uint32_t> decimals,
-                    const std::string& upstream) const;
+  ItemResult Answer(size_t index, const v1::BlockRef& block, absl::StatusOr<std::string> units,
+                    std::optional<uint32_t> decimals, const std::string& upstream) const;
   // The reader's own timeout, or the client's deadline when sooner.
   absl::Time Deadline(const BalanceCall* call = nullptr) const {
     const absl::Time own = absl::Now() + options_.request_timeout;

@@ -93,7 +93,7 @@ void JsonRpcBatcher::SendChunk(std::shared_ptr<Job> job, Chunk chunk) {
     }
     return;
   }
-  std::vector<evm::JsonRpcCall> batch;
+  std::vector<evm::JsonRpcCallView> batch;
   batch.reserve(chunk.indices.size());
   for (size_t index : chunk.indices) {
     // The id is the call's index in the job: answers are matched by it.
@@ -101,7 +101,7 @@ void JsonRpcBatcher::SendChunk(std::shared_ptr<Job> job, Chunk chunk) {
         {.id = index, .method = job->calls[index].method, .params = job->calls[index].params});
   }
   UpstreamRequest request;
-  request.body = evm::BuildBatchRequest(batch);
+  request.body = evm::BuildBatchRequestFromViews(batch);
   request.deadline = job->deadline;
   const size_t target = *endpoint;
   transport_->Send(

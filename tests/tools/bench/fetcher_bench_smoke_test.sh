@@ -35,14 +35,18 @@ report="$tmp/report.md"
 [[ -s "$report" ]] || fail "no Markdown report"
 grep -q '^\*\*Verdict: ' "$report" || fail "no verdict in the report"
 grep -q '^### Balances of 300 addresses' "$report" || fail "not 300 addresses"
-for stage in a b c d e_eth_call e_multicall e_scanner f; do
+for stage in a b c d d_500 e_eth_call e_multicall e_scanner f f_batched; do
   grep -Eq "^\| $stage \| [^|]+ \| [0-9]+ \| [0-9]+ \|" "$report" || fail "no row for stage $stage"
 done
 grep -Eq '^Ratios: c/a = \*\*[0-9.]+\*\*, d/b = \*\*[0-9.]+\*\*, c/f = \*\*[0-9.]+\*\*' "$report" ||
   fail "no ratios"
+grep -Eq '^Ratios: .*d/f_batched = \*\*[0-9.]+\*\*' "$report" || fail "no ratio to the batched ceiling"
+# wrk's stages report the node's CPU per balance too.
+[[ $(grep -Ec '^  f(_batched)? +repeat .*"node_cpu_us_per_balance":[0-9.]+' "$tmp/stderr") -eq 2 ]] ||
+  fail "no node CPU for the wrk stages"
 # Every measured pass read and checked all 300 balances without an error.
-[[ $(grep -Ec '"balances":300,.*"errors":0\}' "$tmp/stderr") -eq 5 ]] ||
+[[ $(grep -Ec '"balances":300,.*"node_cpu_us_per_balance":[0-9.]+,.*"errors":0\}' "$tmp/stderr") -eq 6 ]] ||
   fail "not every fetcher stage read 300 balances without errors"
-[[ $(grep -Ec '"balances": 300, .*"errors": 0\}' "$tmp/stderr") -eq 2 ]] ||
+[[ $(grep -Ec '"balances": 300, .*"node_cpu_us_per_balance": [0-9.]+, .*"errors": 0\}' "$tmp/stderr") -eq 2 ]] ||
   fail "not every baseline stage read 300 balances without errors"
 echo PASS

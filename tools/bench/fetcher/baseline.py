@@ -138,6 +138,19 @@ async def setup(args):
     return 0
 
 
+def process_cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far (/proc), or None."""
+    if not pid:
+        return None
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            # Fields after the command name, which may hold spaces.
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 async def measure(args):
     errors = 0
     first_error = []
@@ -193,17 +206,23 @@ async def measure(args):
         # Warm-up: the connections opened, as in a long-running backend.
         await asyncio.gather(*tasks(session, 0, min(args.addresses, 1000)))
         warmup_errors = errors
+        node_start = process_cpu_seconds(args.node_pid)
         cpu_start = time.process_time()
         start = time.perf_counter()
         await asyncio.gather(*tasks(session, 0, args.addresses))
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu_start
-    print(json.dumps({
+        node_end = process_cpu_seconds(args.node_pid)
+    report = {
         "balances": args.addresses, "batch": args.batch, "seconds": round(seconds, 3),
         "balances_per_s": round(args.addresses / seconds, 1),
         "python_cpu_cores": round(cpu / seconds, 2),
-        "python_cpu_us_per_balance": round(cpu * 1e6 / args.addresses, 2),
-        "warmup_errors": warmup_errors, "errors": errors - warmup_errors}))
+        "python_cpu_us_per_balance": round(cpu * 1e6 / args.addresses, 2)}
+    if node_start is not None and node_end is not None:
+        report["node_cpu_cores"] = round((node_end - node_start) / seconds, 2)
+        report["node_cpu_us_per_balance"] = round((node_end - node_start) * 1e6 / args.addresses, 2)
+    report.update({"warmup_errors": warmup_errors, "errors": errors - warmup_errors})
+    print(json.dumps(report))
     if errors:
         print("baseline: %d balances wrong or failed; first: %s" % (errors, first_error[0]),
               file=sys.stderr)
@@ -227,6 +246,8 @@ def main():
                                  help="requests started at a time")
     measure_command.add_argument("--limit", type=int, default=100)
     measure_command.add_argument("--limit_per_host", type=int, default=20)
+    measure_command.add_argument("--node_pid", type=int, default=0,
+                                 help="also report this process's (the node's) CPU time")
     args = parser.parse_args()
     if args.addresses < 1:
         parser.error("--addresses must be positive")

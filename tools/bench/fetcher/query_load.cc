@@ -18,7 +18,8 @@
 // a missing, failed or different item is an error, and any error makes the
 // exit status 1 (the JSON is printed anyway). With --fetcher_pid the JSON
 // also carries the fetcher's CPU time per balance over the window, from
-// /proc/<pid>/stat. Exit status 2: bad flags or no fetcher.
+// /proc/<pid>/stat, and with --node_pid the node's. Exit status 2: bad
+// flags or no fetcher.
 
 #include <algorithm>
 #include <atomic>
@@ -58,6 +59,7 @@ ABSL_FLAG(int, in_flight, 4, "Calls outstanding at a time");
 ABSL_FLAG(int, channels, 2, "gRPC channels (TCP connections), one ClientQueue each");
 ABSL_FLAG(bool, bypass_cache, false, "Set bypass_cache on every call (chain heads read afresh)");
 ABSL_FLAG(int, fetcher_pid, 0, "When set, report this process's CPU over the window");
+ABSL_FLAG(int, node_pid, 0, "When set, report the node's (anvil's) CPU over the window too");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(30), "How long to wait for the fetcher");
 ABSL_FLAG(absl::Duration, call_timeout, absl::Seconds(120), "Deadline of every call");
 
@@ -280,6 +282,9 @@ int Run() {
   }
 
   const int pid = absl::GetFlag(FLAGS_fetcher_pid);
+  const int node_pid = absl::GetFlag(FLAGS_node_pid);
+  const std::optional<double> node_start =
+      node_pid > 0 ? ProcessCpuSeconds(node_pid) : std::nullopt;
   const std::optional<double> fetcher_start = pid > 0 ? ProcessCpuSeconds(pid) : std::nullopt;
   const std::optional<double> own_start = ProcessCpuSeconds(0);
   const std::optional<double> machine_start = MachineBusySeconds();
@@ -288,6 +293,7 @@ int Run() {
   const std::optional<double> fetcher_end = pid > 0 ? ProcessCpuSeconds(pid) : std::nullopt;
   const std::optional<double> own_end = ProcessCpuSeconds(0);
   const std::optional<double> machine_end = MachineBusySeconds();
+  const std::optional<double> node_end = node_pid > 0 ? ProcessCpuSeconds(node_pid) : std::nullopt;
 
   const double seconds = pass.seconds();
   const std::vector<double> latencies = pass.latencies_ms();
@@ -313,6 +319,11 @@ int Run() {
       absl::StrAppendFormat(&json, ",\"node_and_other_cpu_cores\":%.2f",
                             std::max(0.0, others) / seconds);
     }
+  }
+  if (node_start && node_end) {
+    const double node = *node_end - *node_start;
+    absl::StrAppendFormat(&json, ",\"node_cpu_cores\":%.2f,\"node_cpu_us_per_balance\":%.2f",
+                          node / seconds, node * 1e6 / settings.addresses);
   }
   absl::StrAppendFormat(&json, ",\"warmup_errors\":%d,\"errors\":%d}",
                         static_cast<int>(warmup_errors), static_cast<int>(pass.errors()));

@@ -26,6 +26,14 @@ bool IsHex(absl::string_view text) {
   return true;
 }
 
+// 0-15, or -1 for anything but a hex digit of either case.
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // Whole bytes of hex, "0x" optional: the digits, or nullopt.
 std::optional<absl::string_view> HexBytes(absl::string_view hex) {
   hex = StripHexPrefix(hex);
@@ -39,14 +47,28 @@ std::string UintWord(uint64_t value) {
   return std::string(64 - digits.size(), '0') + digits;
 }
 
+// "0x" + 40 hex digits, of either case.
+bool IsAddress(absl::string_view address) {
+  return address.size() == 42 && address[0] == '0' && (address[1] == 'x' || address[1] == 'X') &&
+         IsHex(address.substr(2));
+}
+
+// Appends the word of `address`, which IsAddress: 24 zeros and its 40
+// digits in lowercase.
+void AppendAddressWord(absl::string_view address, std::string* out) {
+  out->append(24, '0');
+  for (const char c : address.substr(2)) {
+    out->push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+}
+
 // "0x" + 40 hex digits left-padded to a word, lowercase; nullopt for
 // anything else.
 std::optional<std::string> AddressWord(absl::string_view address) {
-  if (address.size() != 42 || address[0] != '0' || (address[1] != 'x' && address[1] != 'X') ||
-      !IsHex(address.substr(2))) {
-    return std::nullopt;
-  }
-  return absl::StrCat(std::string(24, '0'), absl::AsciiStrToLower(address.substr(2)));
+  if (!IsAddress(address)) return std::nullopt;
+  std::string word;
+  AppendAddressWord(address, &word);
+  return word;
 }
 
 std::string AddressWord(const chain::EvmAddress& address) {
@@ -55,12 +77,16 @@ std::string AddressWord(const chain::EvmAddress& address) {
                           reinterpret_cast<const char*>(address.data()), address.size())));
 }
 
-// `hex` (no 0x) right-padded to whole words.
-std::string PaddedBytes(absl::string_view hex) {
-  std::string padded(hex);
-  const size_t rest = padded.size() % (2 * kWord);
-  if (rest != 0) padded.append(2 * kWord - rest, '0');
-  return padded;
+// Appends UintWord(value) without a temporary.
+void AppendUintWord(uint64_t value, std::string* out) {
+  out->append(64 - 16, '0');
+  absl::StrAppend(out, absl::Hex(value, absl::kZeroPad16));
+}
+
+// The length of `hex_size` digits right-padded to whole words.
+size_t PaddedSize(size_t hex_size) {
+  const size_t rest = hex_size % (2 * kWord);
+  return rest == 0 ? hex_size : hex_size + 2 * kWord - rest;
 }
 
 // The bytes of an eth_call result ("0x..." with an even number of digits).
@@ -70,8 +96,15 @@ absl::StatusOr<std::string> ResultBytes(absl::string_view result) {
   }
   absl::string_view hex = result.substr(2);
   if (hex.size() % 2 != 0) return absl::DataLossError("call result: odd number of hex digits");
-  if (!IsHex(hex)) return absl::DataLossError("call result: not a hex digit");
-  return absl::HexStringToBytes(hex);
+  // Checked and converted in one pass: aggregate answers run to 100s of kB.
+  std::string bytes(hex.size() / 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const int high = HexDigitValue(hex[2 * i]);
+    const int low = HexDigitValue(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return absl::DataLossError("call result: not a hex digit");
+    bytes[i] = static_cast<char>((high << 4) | low);
+  }
+  return bytes;
 }
 
 // Reads the word at byte `offset` of `data` as an offset or count: it must
@@ -100,10 +133,27 @@ absl::StatusOr<bool> ReadBool(const std::string& data, size_t offset, absl::stri
 
 // The word at `offset`, which the caller has checked lies inside `data`.
 std::string WordDecimal(const std::string& data, size_t offset) {
-  absl::StatusOr<std::string> decimal =
-      AbiWordToDecimal(absl::BytesToHexString(absl::string_view(data).substr(offset, kWord)));
-  // 64 hex digits always convert.
+  // Hex of the significant bytes only: balances are mostly far below 2^256,
+  // and the conversion's cost grows with the digits it is given.
+  size_t first = offset;
+  while (first + 1 < offset + kWord && data[first] == 0) ++first;
+  absl::StatusOr<std::string> decimal = HexDigitsToDecimal(
+      absl::BytesToHexString(absl::string_view(data).substr(first, offset + kWord - first)));
+  // At most 64 hex digits always convert.
   return decimal.ok() ? *decimal : "0";
+}
+
+// "0x" + lowercase hex of `bytes`, in one allocation.
+std::string PrefixedHex(absl::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(2 + 2 * bytes.size(), '0');
+  hex[1] = 'x';
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    hex[2 + 2 * i] = kDigits[byte >> 4];
+    hex[3 + 2 * i] = kDigits[byte & 0xf];
+  }
+  return hex;
 }
 
 // A dynamic array's head, as in abi.encode(T[]) for a T of `element_words`
@@ -137,9 +187,13 @@ absl::StatusOr<ArrayHead> ReadArrayHead(const std::string& data, size_t element_
 }  // namespace
 
 std::string EncodeBalanceOfCall(absl::string_view address) {
-  std::optional<std::string> word = AddressWord(address);
-  if (!word.has_value()) return "";
-  return absl::StrCat("0x70a08231", *word);
+  if (!IsAddress(address)) return "";
+  // One allocation: built once per balance.
+  std::string call;
+  call.reserve(10 + 2 * kWord);
+  call += "0x70a08231";
+  AppendAddressWord(address, &call);
+  return call;
 }
 
 std::string EncodeBalanceOfCall(const chain::EvmAddress& address) {
@@ -151,22 +205,36 @@ std::string EncodeDecimalsCall() { return "0x313ce567"; }
 std::string EncodeAggregate3Call(const std::vector<Call3>& calls) {
   // abi.encode(Call3[]): the array's offset, its length, one offset per
   // element (from the start of the offsets), then the elements, each
-  // (target, allowFailure, offset of callData = 0x60, callData).
-  std::string heads;
-  std::string tails;
-  size_t next = calls.size() * kWord;
+  // (target, allowFailure, offset of callData = 0x60, callData). Written
+  // into one buffer: hundreds of calls per aggregate, one per balance.
+  std::vector<absl::string_view> data;
+  data.reserve(calls.size());
+  size_t tails = 0;
   for (const Call3& call : calls) {
-    const std::optional<std::string> target = AddressWord(call.target);
-    const std::optional<absl::string_view> data = HexBytes(call.call_data);
-    if (!target.has_value() || !data.has_value()) return "";
-    heads += UintWord(next);
-    std::string element =
-        absl::StrCat(*target, UintWord(call.allow_failure ? 1 : 0), UintWord(3 * kWord),
-                     UintWord(data->size() / 2), PaddedBytes(*data));
-    next += element.size() / 2;
-    tails += element;
+    const std::optional<absl::string_view> bytes = HexBytes(call.call_data);
+    if (!IsAddress(call.target) || !bytes.has_value()) return "";
+    data.push_back(*bytes);
+    tails += 4 * 2 * kWord + PaddedSize(bytes->size());
   }
-  return absl::StrCat("0x82ad56cb", UintWord(kWord), UintWord(calls.size()), heads, tails);
+  std::string encoded;
+  encoded.reserve(10 + 2 * 2 * kWord + calls.size() * 2 * kWord + tails);
+  encoded += "0x82ad56cb";
+  AppendUintWord(kWord, &encoded);
+  AppendUintWord(calls.size(), &encoded);
+  size_t next = calls.size() * kWord;
+  for (const absl::string_view bytes : data) {
+    AppendUintWord(next, &encoded);
+    next += (4 * 2 * kWord + PaddedSize(bytes.size())) / 2;
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    AppendAddressWord(calls[i].target, &encoded);
+    AppendUintWord(calls[i].allow_failure ? 1 : 0, &encoded);
+    AppendUintWord(3 * kWord, &encoded);
+    AppendUintWord(data[i].size() / 2, &encoded);
+    encoded.append(data[i].data(), data[i].size());
+    encoded.append(PaddedSize(data[i].size()) - data[i].size(), '0');
+  }
+  return encoded;
 }
 
 absl::StatusOr<std::vector<Call3Result>> DecodeAggregate3Result(absl::string_view result) {
@@ -198,22 +266,27 @@ absl::StatusOr<std::vector<Call3Result>> DecodeAggregate3Result(absl::string_vie
       return absl::DataLossError("aggregate3 returnData: elements overlap beyond the data");
     }
     budget -= *length;
-    results.push_back(
-        {.success = *success,
-         .return_data = absl::StrCat("0x", absl::BytesToHexString(absl::string_view(*data).substr(
-                                               bytes_start + kWord, *length)))});
+    results.push_back({.success = *success,
+                       .return_data = PrefixedHex(
+                           absl::string_view(*data).substr(bytes_start + kWord, *length))});
   }
   return results;
 }
 
 absl::StatusOr<std::string> DecodeUint256Result(absl::string_view result) {
-  absl::StatusOr<std::string> data = ResultBytes(result);
-  if (!data.ok()) return data.status();
-  if (data->size() < kWord) {
-    return absl::DataLossError(
-        absl::StrCat("uint256 result: ", data->size(), " bytes, fewer than a 32-byte word"));
+  if (result.size() < 2 || result[0] != '0' || (result[1] != 'x' && result[1] != 'X')) {
+    return absl::DataLossError("call result: not \"0x\" followed by hex digits");
   }
-  return WordDecimal(*data, 0);
+  const absl::string_view hex = result.substr(2);
+  if (hex.size() % 2 != 0) return absl::DataLossError("call result: odd number of hex digits");
+  if (!IsHex(hex)) return absl::DataLossError("call result: not a hex digit");
+  if (hex.size() < 2 * kWord) {
+    return absl::DataLossError(
+        absl::StrCat("uint256 result: ", hex.size() / 2, " bytes, fewer than a 32-byte word"));
+  }
+  // The first word's digits, converted as they are: no round trip through
+  // bytes.
+  return HexDigitsToDecimal(hex.substr(0, 2 * kWord));
 }
 
 absl::StatusOr<uint32_t> DecodeDecimalsResult(absl::string_view result) {
@@ -246,10 +319,10 @@ std::string EncodeScannerCall(absl::string_view creation_code, absl::string_view
   if (!code.has_value() || !token_word.has_value()) return "";
   std::string call =
       absl::StrCat("0x", *code, *token_word, UintWord(2 * kWord), UintWord(accounts.size()));
+  call.reserve(call.size() + accounts.size() * 2 * kWord);
   for (const std::string& account : accounts) {
-    const std::optional<std::string> word = AddressWord(account);
-    if (!word.has_value()) return "";
-    call += *word;
+    if (!IsAddress(account)) return "";
+    AppendAddressWord(account, &call);
   }
   return call;
 }

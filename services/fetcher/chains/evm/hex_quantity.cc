@@ -33,19 +33,51 @@ absl::string_view Significant(absl::string_view digits) {
   return digits.substr(first);
 }
 
+// `digits` (at most as many as `Unsigned` holds) as an `Unsigned`.
+template <typename Unsigned>
+absl::StatusOr<Unsigned> ParseHexDigits(absl::string_view digits) {
+  Unsigned value = 0;
+  for (char c : digits) {
+    const int digit = HexValue(c);
+    if (digit < 0) return absl::DataLossError("quantity: not a hex digit");
+    value = (value << 4) | static_cast<unsigned>(digit);
+  }
+  return value;
+}
+
+// Base-10 digits of a value below 2^128: balances above 2^64 but short of
+// Boost's general (and slower) conversion.
+std::string Uint128ToDecimal(unsigned __int128 value) {
+  char buffer[40];
+  char* end = buffer + sizeof(buffer);
+  char* at = end;
+  do {
+    *--at = static_cast<char>('0' + static_cast<int>(value % 10));
+    value /= 10;
+  } while (value != 0);
+  return std::string(at, end);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> HexDigitsToDecimal(absl::string_view digits) {
   if (digits.empty()) return absl::DataLossError("quantity: no digits");
   digits = Significant(digits);
   if (digits.size() > 64) return absl::DataLossError("quantity: exceeds 2^256-1");
-  uint256_t value = 0;
-  for (char c : digits) {
-    const int digit = HexValue(c);
-    if (digit < 0) return absl::DataLossError("quantity: not a hex digit");
-    value = (value << 4) | digit;
+  // The narrowest type that holds the digits: most balances fit 64 bits.
+  if (digits.size() <= 16) {
+    absl::StatusOr<uint64_t> value = ParseHexDigits<uint64_t>(digits);
+    if (!value.ok()) return value.status();
+    return absl::StrCat(*value);
   }
-  return value.str();
+  if (digits.size() <= 32) {
+    absl::StatusOr<unsigned __int128> value = ParseHexDigits<unsigned __int128>(digits);
+    if (!value.ok()) return value.status();
+    return Uint128ToDecimal(*value);
+  }
+  absl::StatusOr<uint256_t> value = ParseHexDigits<uint256_t>(digits);
+  if (!value.ok()) return value.status();
+  return value->str();
 }
 
 absl::StatusOr<std::string> AbiWordToDecimal(absl::string_view word) {
@@ -72,13 +104,7 @@ absl::StatusOr<uint64_t> ParseUint64Quantity(absl::string_view quantity) {
     }
     return absl::DataLossError("quantity: exceeds 64 bits");
   }
-  uint64_t value = 0;
-  for (char c : significant) {
-    const int digit = HexValue(c);
-    if (digit < 0) return absl::DataLossError("quantity: not a hex digit");
-    value = (value << 4) | static_cast<uint64_t>(digit);
-  }
-  return value;
+  return ParseHexDigits<uint64_t>(significant);
 }
 
 std::string ToHexQuantity(uint64_t value) { return absl::StrCat("0x", absl::Hex(value)); }

@@ -82,8 +82,17 @@ struct BatchResponse {
 // One request object.
 std::string BuildRequest(const JsonRpcCall& call);
 
+// A JsonRpcCall whose method and params live elsewhere: a batch built
+// from the caller's own storage without copying every call.
+struct JsonRpcCallView {
+  uint64_t id = 0;
+  absl::string_view method;
+  absl::string_view params;
+};
+
 // A JSON array of request objects.
 std::string BuildBatchRequest(const std::vector<JsonRpcCall>& calls);
+std::string BuildBatchRequestFromViews(const std::vector<JsonRpcCallView>& calls);
 
 // A batch answer (a lone response object is taken as a batch of one).
 [[nodiscard]] absl::StatusOr<BatchResponse> ParseBatchResponse(absl::string_view body);

@@ -55,6 +55,22 @@ TEST(HexQuantityTest, AbiWordsAreExactly64Digits) {
   EXPECT_EQ(HexDigitsToDecimal("").status().code(), absl::StatusCode::kDataLoss);
 }
 
+// Values up to 64 bits, up to 128 and beyond take different conversions:
+// each exact at its edges, each refusing a bad digit.
+TEST(HexQuantityTest, ExactAcrossTheConversionsWidths) {
+  EXPECT_EQ(*HexDigitsToDecimal(std::string(16, 'f')), "18446744073709551615");
+  EXPECT_EQ(*HexDigitsToDecimal("1" + std::string(16, '0')), "18446744073709551616");
+  EXPECT_EQ(*HexDigitsToDecimal(std::string(32, 'f')), "340282366920938463463374607431768211455");
+  EXPECT_EQ(*HexDigitsToDecimal("1" + std::string(32, '0')),
+            "340282366920938463463374607431768211456");
+  EXPECT_EQ(*HexDigitsToDecimal("8ac7230489e80000"), "10000000000000000000");
+  EXPECT_EQ(*HexDigitsToDecimal("0c9f2c9cd04674edea40000000"), "1000000000000000000000000000000");
+  for (const std::string& bad :
+       {std::string(15, '1') + "g", std::string(31, '1') + "g", std::string(63, '1') + "g"}) {
+    EXPECT_EQ(HexDigitsToDecimal(bad).status().code(), absl::StatusCode::kDataLoss) << bad;
+  }
+}
+
 TEST(HexQuantityTest, BlockNumbersRoundTrip) {
   for (uint64_t value : {uint64_t{0}, uint64_t{42}, uint64_t{19'000'000}, ~uint64_t{0}}) {
     EXPECT_EQ(*ParseUint64Quantity(ToHexQuantity(value)), value);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace coffer::fetcher::evm {
@@ -92,6 +93,27 @@ TEST(JsonRpcTest, StringResultsAreUnquoted) {
   EXPECT_EQ(response->results.at(2).string_result, std::nullopt);
   EXPECT_EQ(response->results.at(3).string_result, "a\"b");
   EXPECT_EQ(response->results.at(4).result, "18446744073709551615") << "integers stay exact";
+  EXPECT_EQ(response->results.at(3).result, R"("a\"b")") << "written back escaped";
+}
+
+// Answers larger than the parser's reusable buffers, parsed one after the
+// other on one thread: each whole and exact, none leaking into the next.
+TEST(JsonRpcTest, LargeAnswersParseWholeOneAfterAnother) {
+  for (const size_t calls : {size_t{3}, size_t{5000}, size_t{2}}) {
+    std::string body = "[";
+    for (size_t i = 0; i < calls; ++i) {
+      absl::StrAppend(&body, i == 0 ? "" : ",", R"({"jsonrpc":"2.0","id":)", i, R"(,"result":"0x)",
+                      std::string(64, 'a'), absl::Hex(i), "\"}");
+    }
+    body += "]";
+    absl::StatusOr<BatchResponse> response = ParseBatchResponse(body);
+    ASSERT_TRUE(response.ok()) << response.status();
+    ASSERT_EQ(response->results.size(), calls);
+    for (size_t i = 0; i < calls; ++i) {
+      EXPECT_EQ(response->results.at(i).string_result,
+                absl::StrCat("0x", std::string(64, 'a'), absl::Hex(i)));
+    }
+  }
 }
 
 TEST(JsonRpcTest, ReportsDuplicatedAndUnusableElements) {
