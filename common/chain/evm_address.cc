@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 
 #include "common/chain/keccak.h"
@@ -74,6 +75,11 @@ std::string ToChecksumAddress(const EvmAddress& address) {
 absl::StatusOr<std::string> NormalizeEvmAddress(absl::string_view text) {
   absl::StatusOr<EvmAddress> address = ParseEvmAddress(text);
   if (!address.ok()) return address.status();
+  // Mixed case passed ParseEvmAddress only by equalling its checksum form
+  // already: no second hash (the fetcher normalizes every address asked).
+  const bool has_lower = absl::c_any_of(text, [](char c) { return c >= 'a' && c <= 'f'; });
+  const bool has_upper = absl::c_any_of(text, [](char c) { return c >= 'A' && c <= 'F'; });
+  if (has_lower && has_upper) return std::string(text);
   return ToChecksumAddress(*address);
 }
 

@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/util/time_util.h"
-#include "rapidjson/document.h"
 
 #include "common/chain/caip.h"
 #include "services/fetcher/chains/endpoint_status.h"
 #include "services/fetcher/chains/evm/abi.h"
+#include "services/fetcher/chains/evm/block.h"
 #include "services/fetcher/chains/evm/hex_quantity.h"
 #include "services/fetcher/chains/evm/json_rpc.h"
 
@@ -58,40 +58,6 @@ std::string BlockParam(const v1::BlockSelector& selector) {
     default:
       return "latest";
   }
-}
-
-// The block of an eth_getBlockByNumber answer.
-absl::StatusOr<v1::BlockRef> ParseBlock(const std::string& json, const std::string& chain_id,
-                                        const std::string& asked) {
-  rapidjson::Document document;
-  document.Parse(json.data(), json.size());
-  if (document.HasParseError()) return absl::DataLossError("block: not JSON");
-  if (document.IsNull()) {
-    return absl::OutOfRangeError(absl::StrCat("block ", asked, " is not known to the node"));
-  }
-  if (!document.IsObject()) return absl::DataLossError("block: not an object");
-  auto text = [&document](const char* field) -> absl::StatusOr<std::string> {
-    auto member = document.FindMember(field);
-    if (member == document.MemberEnd() || !member->value.IsString()) {
-      return absl::DataLossError(absl::StrCat("block: ", field, " missing or not a string"));
-    }
-    return std::string(member->value.GetString(), member->value.GetStringLength());
-  };
-  absl::StatusOr<std::string> number = text("number");
-  if (!number.ok()) return number.status();
-  absl::StatusOr<uint64_t> height = evm::ParseUint64Quantity(*number);
-  if (!height.ok())
-    return absl::DataLossError(absl::StrCat("block.number: ", height.status().message()));
-  v1::BlockRef block;
-  block.set_chain_id(chain_id);
-  block.set_number(*height);
-  if (absl::StatusOr<std::string> hash = text("hash"); hash.ok()) block.set_hash(*hash);
-  if (absl::StatusOr<std::string> timestamp = text("timestamp"); timestamp.ok()) {
-    if (absl::StatusOr<uint64_t> seconds = evm::ParseUint64Quantity(*timestamp); seconds.ok()) {
-      block.mutable_time()->set_seconds(static_cast<int64_t>(*seconds));
-    }
-  }
-  return block;
 }
 
 // The contract address of an erc20 asset, or empty for a native one; a
@@ -154,7 +120,7 @@ void EvmChainReader::ResolveBlock(const v1::BlockSelector& selector, bool bypass
         result.set_chain_id(options_.chain_id);
         const RpcOutcome& outcome = outcomes.front();
         absl::StatusOr<v1::BlockRef> block =
-            outcome.result.ok() ? ParseBlock(*outcome.result, options_.chain_id, param)
+            outcome.result.ok() ? evm::ParseBlock(*outcome.result, options_.chain_id, param)
                                 : absl::StatusOr<v1::BlockRef>(outcome.result.status());
         if (!block.ok()) {
           *result.mutable_error() = ItemError(block.status(), outcome.upstream);
