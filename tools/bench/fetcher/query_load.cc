@@ -7,8 +7,9 @@
 //   query_load --asset=eip155:31337/erc20:0x5FbD... --fetcher_pid=1234
 //
 // The addresses are split into calls of --queries_per_call queries (one
-// asset each), --in_flight of them outstanding at a time; the measured time
-// runs from the first call to the last answer. One unmeasured warm-up call
+// asset each), --in_flight of them outstanding at a time; a pass runs from
+// the first call to the last answer, and passes repeat until --min_seconds
+// of them have gone by. One unmeasured warm-up call
 // first opens the fetcher's connections to the node and learns the token's
 // decimals, as a long-running fetcher would have. The fetcher caches chain
 // heads, never balances, so the warm-up reading the same addresses makes the
@@ -57,6 +58,8 @@ ABSL_FLAG(std::string, chain_id, "eip155:31337", "CAIP-2 id of the chain the fet
 ABSL_FLAG(int, queries_per_call, 1000, "Queries per QueryBalances call");
 ABSL_FLAG(int, in_flight, 4, "Calls outstanding at a time");
 ABSL_FLAG(int, channels, 2, "gRPC channels (TCP connections), one ClientQueue each");
+ABSL_FLAG(absl::Duration, min_seconds, absl::Seconds(1),
+          "Repeat whole passes over the addresses until this long");
 ABSL_FLAG(bool, bypass_cache, false, "Set bypass_cache on every call (chain heads read afresh)");
 ABSL_FLAG(int, fetcher_pid, 0, "When set, report this process's CPU over the window");
 ABSL_FLAG(int, node_pid, 0, "When set, report the node's (anvil's) CPU over the window too");
@@ -288,32 +291,51 @@ int Run() {
   const std::optional<double> fetcher_start = pid > 0 ? ProcessCpuSeconds(pid) : std::nullopt;
   const std::optional<double> own_start = ProcessCpuSeconds(0);
   const std::optional<double> machine_start = MachineBusySeconds();
-  Pass pass(settings, clients);
-  pass.Run();
+  // Whole passes over every address until --min_seconds have gone by: a
+  // batched pass of 20,000 lasts ~0.1 s, too short to measure steadily
+  // (baseline.py does the same).
+  const double min_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_min_seconds));
+  int64_t passes = 0;
+  double seconds = 0;
+  int64_t calls = 0;
+  int64_t errors = 0;
+  std::string first_error;
+  std::vector<double> latencies;
+  do {
+    Pass pass(settings, clients);
+    pass.Run();
+    ++passes;
+    seconds += pass.seconds();
+    calls += pass.calls();
+    errors += pass.errors();
+    if (first_error.empty()) first_error = pass.first_error();
+    const std::vector<double> pass_latencies = pass.latencies_ms();
+    latencies.insert(latencies.end(), pass_latencies.begin(), pass_latencies.end());
+  } while (seconds < min_seconds);
+  std::sort(latencies.begin(), latencies.end());
+  const int64_t balances = passes * settings.addresses;
   const std::optional<double> fetcher_end = pid > 0 ? ProcessCpuSeconds(pid) : std::nullopt;
   const std::optional<double> own_end = ProcessCpuSeconds(0);
   const std::optional<double> machine_end = MachineBusySeconds();
   const std::optional<double> node_end = node_pid > 0 ? ProcessCpuSeconds(node_pid) : std::nullopt;
 
-  const double seconds = pass.seconds();
-  const std::vector<double> latencies = pass.latencies_ms();
   const auto percentile = [&latencies](double q) {
     if (latencies.empty()) return 0.0;
     const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(latencies.size())));
     return latencies[std::clamp<size_t>(rank, 1, latencies.size()) - 1];
   };
   std::string json = absl::StrFormat(
-      "{\"balances\":%d,\"calls\":%d,\"queries_per_call\":%d,\"in_flight\":%d,\"seconds\":%.3f,"
-      "\"balances_per_s\":%.1f,\"call_p50_ms\":%.1f,\"call_max_ms\":%.1f",
-      settings.addresses, pass.calls(), settings.queries_per_call, settings.in_flight, seconds,
-      settings.addresses / seconds, percentile(0.5), percentile(1.0));
+      "{\"balances\":%d,\"passes\":%d,\"calls\":%d,\"queries_per_call\":%d,\"in_flight\":%d,"
+      "\"seconds\":%.3f,\"balances_per_s\":%.1f,\"call_p50_ms\":%.1f,\"call_max_ms\":%.1f",
+      balances, passes, calls, settings.queries_per_call, settings.in_flight, seconds,
+      balances / seconds, percentile(0.5), percentile(1.0));
   if (own_start && own_end) {
     absl::StrAppendFormat(&json, ",\"client_cpu_cores\":%.2f", (*own_end - *own_start) / seconds);
   }
   if (fetcher_start && fetcher_end) {
     const double fetcher = *fetcher_end - *fetcher_start;
     absl::StrAppendFormat(&json, ",\"fetcher_cpu_cores\":%.2f,\"fetcher_cpu_us_per_balance\":%.2f",
-                          fetcher / seconds, fetcher * 1e6 / settings.addresses);
+                          fetcher / seconds, fetcher * 1e6 / balances);
     if (own_start && own_end && machine_start && machine_end) {
       const double others = *machine_end - *machine_start - fetcher - (*own_end - *own_start);
       absl::StrAppendFormat(&json, ",\"node_and_other_cpu_cores\":%.2f",
@@ -323,16 +345,16 @@ int Run() {
   if (node_start && node_end) {
     const double node = *node_end - *node_start;
     absl::StrAppendFormat(&json, ",\"node_cpu_cores\":%.2f,\"node_cpu_us_per_balance\":%.2f",
-                          node / seconds, node * 1e6 / settings.addresses);
+                          node / seconds, node * 1e6 / balances);
   }
   absl::StrAppendFormat(&json, ",\"warmup_errors\":%d,\"errors\":%d}",
-                        static_cast<int>(warmup_errors), static_cast<int>(pass.errors()));
+                        static_cast<int>(warmup_errors), static_cast<int>(errors));
   std::printf("%s\n", json.c_str());
   std::fflush(stdout);
-  if (pass.errors() > 0 || warmup_errors > 0) {
+  if (errors > 0 || warmup_errors > 0) {
     std::fprintf(stderr, "query_load: %d balances wrong or failed; first: %s\n",
-                 static_cast<int>(pass.errors()),
-                 pass.first_error().empty() ? warmup_error.c_str() : pass.first_error().c_str());
+                 static_cast<int>(errors),
+                 first_error.empty() ? warmup_error.c_str() : first_error.c_str());
     return 1;
   }
   return 0;
