@@ -1,0 +1,404 @@
+#include "services/scheduler/runs/refresh_balances_run.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace coffer::scheduler {
+namespace {
+
+constexpr int32_t kAccountsPerPage = 1000;
+
+// The CAIP-2 chain of a CAIP-10 account id ("eip155:1:0xab.." -> "eip155:1").
+std::string ChainOf(absl::string_view account_id) {
+  const size_t first = account_id.find(':');
+  if (first == absl::string_view::npos) return "";
+  const size_t second = account_id.find(':', first + 1);
+  if (second == absl::string_view::npos) return "";
+  return std::string(account_id.substr(0, second));
+}
+
+// A call's failure as a run or item error. Canonical codes and
+// coffer.v1.Error.Code share their numbers.
+v1::Error ErrorOf(const absl::Status& status, absl::string_view what, absl::string_view upstream) {
+  v1::Error error;
+  const int code = static_cast<int>(status.code());
+  error.set_code(code > 0 && v1::Error::Code_IsValid(code) ? static_cast<v1::Error::Code>(code)
+                                                           : v1::Error::UNKNOWN);
+  error.set_message(absl::StrCat(what, ": ", status.message()));
+  error.set_upstream(std::string(upstream));
+  return error;
+}
+
+bool PinsTag(const v1::RefreshBalancesParams& params) {
+  return params.block_tag() != v1::BLOCK_TAG_UNSPECIFIED &&
+         params.block_tag() != v1::BLOCK_TAG_LATEST;
+}
+
+}  // namespace
+
+std::shared_ptr<RefreshBalancesRun> RefreshBalancesRun::Start(RunStorage* storage,
+                                                              RunFetcher* fetcher,
+                                                              RefreshBalancesRunOptions options,
+                                                              ProgressCallback progress,
+                                                              DoneCallback done) {
+  auto run = std::make_shared<RefreshBalancesRun>(storage, fetcher, std::move(options),
+                                                  std::move(progress), std::move(done));
+  run->ResolveBlocks(/*with_tags=*/false);
+  return run;
+}
+
+RefreshBalancesRun::RefreshBalancesRun(RunStorage* storage, RunFetcher* fetcher,
+                                       RefreshBalancesRunOptions options, ProgressCallback progress,
+                                       DoneCallback done)
+    : storage_(storage),
+      fetcher_(fetcher),
+      options_(std::move(options)),
+      batch_size_(options_.params.batch_size() == 0 ? kDefaultRefreshBatchSize
+                                                    : options_.params.batch_size()),
+      batches_in_flight_(std::min(options_.params.max_batches_in_flight() == 0
+                                      ? kDefaultRefreshBatchesInFlight
+                                      : options_.params.max_batches_in_flight(),
+                                  kMaxRefreshBatchesInFlight)),
+      bypass_cache_(options_.forced || options_.params.bypass_cache()),
+      progress_(std::move(progress)),
+      done_(std::move(done)) {}
+
+void RefreshBalancesRun::Cancel(v1::Error reason) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!done_ || cancelled_.has_value()) return;
+  cancelled_ = std::move(reason);
+  if (outstanding_ > 0) return;  // the last answer finishes the run
+  RunOutcome outcome = OutcomeLocked(v1::RUN_STATE_CANCELLED);
+  outcome.error = *cancelled_;
+  lock.unlock();
+  Finish(std::move(outcome));
+}
+
+bool RefreshBalancesRun::StopIfCancelled() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!cancelled_.has_value()) return false;
+  if (outstanding_ == 0) {
+    RunOutcome outcome = OutcomeLocked(v1::RUN_STATE_CANCELLED);
+    outcome.error = *cancelled_;
+    lock.unlock();
+    Finish(std::move(outcome));
+  }
+  return true;
+}
+
+bool RefreshBalancesRun::StartCallLocked() {
+  // After a cancel (or the end) no new call: a cancel between two calls
+  // finished the run already.
+  if (cancelled_.has_value() || !done_) return false;
+  ++outstanding_;
+  return true;
+}
+
+void RefreshBalancesRun::Finish(RunOutcome outcome) {
+  DoneCallback done;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stage_ = Stage::kDone;
+    done = std::move(done_);
+    done_ = nullptr;
+  }
+  if (done) std::move(done)(std::move(outcome));
+}
+
+RunOutcome RefreshBalancesRun::OutcomeLocked(v1::RunState state) const {
+  RunOutcome outcome;
+  outcome.state = state;
+  outcome.counts.set_items_total(succeeded_ + tally_.failed());
+  outcome.counts.set_items_succeeded(succeeded_);
+  outcome.counts.set_items_failed(tally_.failed());
+  outcome.counts.set_accounts(accounts_.size());
+  outcome.counts.set_batches(batches_);
+  outcome.error_summary = tally_.Summary();
+  return outcome;
+}
+
+void RefreshBalancesRun::FailWith(absl::Status status, const char* what) {
+  RunOutcome outcome;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outcome = OutcomeLocked(v1::RUN_STATE_FAILED);
+    outcome.error =
+        ErrorOf(status, what,
+                stage_ == Stage::kAccounts || stage_ == Stage::kSnapshot ? "storage" : "fetcher");
+  }
+  Finish(std::move(outcome));
+}
+
+void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
+  v1::ResolveBlocksRequest request;
+  request.set_bypass_cache(bypass_cache_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (with_tags) {
+      for (const std::string& chain_id : tagged_chains_) {
+        v1::BlockSelector* selector = request.add_blocks();
+        selector->set_chain_id(chain_id);
+        selector->set_tag(options_.params.block_tag());
+      }
+    }
+    if (!StartCallLocked()) return;
+  }
+  ReportProgress();
+  fetcher_->ResolveBlocks(request, [self = shared_from_this(), with_tags](
+                                       absl::StatusOr<v1::ResolveBlocksResponse> reply) mutable {
+    self->OnBlocks(with_tags, std::move(reply));
+  });
+}
+
+void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBlocksResponse> reply) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --outstanding_;
+  }
+  if (StopIfCancelled()) return;
+  if (!reply.ok()) return FailWith(reply.status(), "resolving blocks");
+  std::vector<std::string> chains;
+  std::vector<v1::BlockRef> resolved;
+  std::optional<v1::Error> first_error;
+  for (v1::BlockResult& result : *reply->mutable_results()) {
+    chains.push_back(result.chain_id());
+    if (result.has_block()) {
+      resolved.push_back(std::move(*result.mutable_block()));
+    } else if (!first_error.has_value()) {
+      first_error = result.error();
+    }
+  }
+  if (!with_tags && PinsTag(options_.params)) {
+    // The first answer listed the configured chains; now their tagged blocks.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tagged_chains_ = std::move(chains);
+    }
+    return ResolveBlocks(/*with_tags=*/true);
+  }
+  if (resolved.empty() && first_error.has_value()) {
+    // Every configured chain failed: nothing can be read at a block.
+    RunOutcome outcome;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      outcome = OutcomeLocked(v1::RUN_STATE_FAILED);
+    }
+    outcome.error = *first_error;
+    outcome.error.set_message(absl::StrCat("resolving blocks: no chain's block resolved; first: ",
+                                           first_error->message()));
+    return Finish(std::move(outcome));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // A chain that did not resolve has no entry: each batch reads it at
+    // its head, and its items say which block.
+    blocks_ = std::move(resolved);
+    stage_ = Stage::kAccounts;
+  }
+  ListAccounts("");
+}
+
+void RefreshBalancesRun::ListAccounts(std::string page_token) {
+  v1::ListAccountsRequest request;
+  request.set_chain_id(options_.params.chain_id());
+  *request.mutable_tags() = options_.params.tags();
+  request.mutable_page()->set_page_size(kAccountsPerPage);
+  request.mutable_page()->set_page_token(std::move(page_token));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!StartCallLocked()) return;
+  }
+  ReportProgress();
+  storage_->ListAccounts(
+      request, [self = shared_from_this()](absl::StatusOr<v1::ListAccountsResponse> reply) mutable {
+        self->OnAccounts(std::move(reply));
+      });
+}
+
+void RefreshBalancesRun::OnAccounts(absl::StatusOr<v1::ListAccountsResponse> reply) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --outstanding_;
+  }
+  if (StopIfCancelled()) return;
+  if (!reply.ok()) return FailWith(reply.status(), "listing accounts");
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (v1::Account& account : *reply->mutable_accounts()) {
+      accounts_.push_back(std::move(*account.mutable_account_id()));
+    }
+  }
+  if (!reply->page().next_page_token().empty()) {
+    return ListAccounts(reply->page().next_page_token());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stage_ = Stage::kBalances;
+  }
+  Pump();
+}
+
+void RefreshBalancesRun::Pump() {
+  struct Batch {
+    size_t first;
+    size_t count;
+    v1::QueryBalancesRequest request;
+  };
+  std::vector<Batch> batches;
+  bool write = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_.has_value() || stage_ != Stage::kBalances) return;
+    while (outstanding_ < static_cast<int>(batches_in_flight_) &&
+           next_account_ < accounts_.size()) {
+      Batch& batch = batches.emplace_back();
+      batch.first = next_account_;
+      batch.count = std::min<size_t>(batch_size_, accounts_.size() - next_account_);
+      next_account_ += batch.count;
+      for (size_t i = batch.first; i < batch.first + batch.count; ++i) {
+        batch.request.add_queries()->set_account_id(accounts_[i]);
+      }
+      for (const v1::BlockRef& block : blocks_) {
+        v1::BlockSelector* selector = batch.request.add_blocks();
+        selector->set_chain_id(block.chain_id());
+        selector->set_number(block.number());
+      }
+      batch.request.set_bypass_cache(bypass_cache_);
+      ++outstanding_;
+      ++batches_;
+    }
+    if (outstanding_ == 0 && next_account_ == accounts_.size()) {
+      stage_ = Stage::kSnapshot;
+      write = true;
+    }
+  }
+  ReportProgress();
+  for (Batch& batch : batches) {
+    fetcher_->QueryBalances(batch.request,
+                            [self = shared_from_this(), first = batch.first, count = batch.count](
+                                absl::StatusOr<v1::QueryBalancesResponse> reply) mutable {
+                              self->OnBatch(first, count, std::move(reply));
+                            });
+  }
+  if (write) WriteSnapshot();
+}
+
+void RefreshBalancesRun::OnBatch(size_t first, size_t count,
+                                 absl::StatusOr<v1::QueryBalancesResponse> reply) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --outstanding_;
+    accounts_done_ += count;
+    if (!reply.ok()) {
+      // The batch's assets are unknown: one failed item per account.
+      const v1::Error error = ErrorOf(reply.status(), "reading balances", "fetcher");
+      for (size_t i = first; i < first + count; ++i) tally_.Add(error, ChainOf(accounts_[i]));
+    } else {
+      for (v1::BalanceResult& result : *reply->mutable_results()) {
+        v1::BalanceItem& item = *result.mutable_balance();
+        if (item.has_error()) {
+          tally_.Add(item.error(), ChainOf(item.account_id()));
+          // Without an asset (an account the fetcher cannot read at all)
+          // the item has no place in a snapshot.
+          if (item.asset_id().empty()) continue;
+        } else {
+          ++succeeded_;
+        }
+        items_.push_back(std::move(item));
+      }
+    }
+  }
+  if (StopIfCancelled()) return;
+  Pump();
+}
+
+void RefreshBalancesRun::WriteSnapshot() {
+  v1::WriteSnapshotRequest request;
+  std::optional<RunOutcome> too_large;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_.has_value() || !done_) return;
+    if (items_.size() > kMaxSnapshotItems) {
+      too_large = OutcomeLocked(v1::RUN_STATE_FAILED);
+      too_large->error.set_code(v1::Error::RESOURCE_EXHAUSTED);
+      too_large->error.set_message(absl::StrCat("the run read ", items_.size(),
+                                                " items; a snapshot holds at most ",
+                                                kMaxSnapshotItems, ": select fewer accounts"));
+      too_large->error.set_upstream("scheduler");
+    } else {
+      *request.mutable_fence() = options_.fence;
+      request.set_idempotency_key(options_.run_id);
+      request.set_run_id(options_.run_id);
+      *request.mutable_taken_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(options_.taken_at));
+      for (const v1::BlockRef& block : blocks_) *request.add_blocks() = block;
+      request.mutable_items()->Reserve(static_cast<int>(items_.size()));
+      for (v1::BalanceItem& item : items_) *request.add_items() = std::move(item);
+      items_.clear();
+      ++outstanding_;  // not cancelled: checked above
+    }
+  }
+  if (too_large.has_value()) return Finish(*std::move(too_large));
+  ReportProgress();
+  storage_->WriteSnapshot(request, [self = shared_from_this()](
+                                       absl::StatusOr<v1::WriteSnapshotResponse> reply) mutable {
+    self->OnWritten(std::move(reply));
+  });
+}
+
+void RefreshBalancesRun::OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> reply) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --outstanding_;
+  }
+  // A cancel that came while the snapshot was being written is too late:
+  // the outcome says what was written.
+  if (!reply.ok()) return FailWith(reply.status(), "writing the snapshot");
+  RunOutcome outcome;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outcome = OutcomeLocked(StateOfItems(succeeded_, tally_.failed()));
+  }
+  outcome.snapshot_id = reply->snapshot().snapshot_id();
+  Finish(std::move(outcome));
+}
+
+void RefreshBalancesRun::ReportProgress() {
+  if (!progress_) return;
+  v1::Progress progress;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    switch (stage_) {
+      case Stage::kBlocks:
+        progress.set_stage("resolving blocks");
+        break;
+      case Stage::kAccounts:
+        progress.set_stage("listing accounts");
+        break;
+      case Stage::kBalances:
+        progress.set_stage("fetching");
+        break;
+      case Stage::kSnapshot:
+        progress.set_stage("writing snapshot");
+        break;
+      case Stage::kDone:
+        return;
+    }
+    progress.set_unit("accounts");
+    progress.set_done(accounts_done_);
+    progress.set_total(stage_ == Stage::kBlocks || stage_ == Stage::kAccounts ? 0
+                                                                              : accounts_.size());
+    progress.set_failed(tally_.failed());
+  }
+  std::lock_guard<std::mutex> lock(progress_mutex_);
+  progress_(progress);
+}
+
+}  // namespace coffer::scheduler

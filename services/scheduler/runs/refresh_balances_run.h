@@ -1,0 +1,145 @@
+// One run of a refresh_balances task: every selected account's balances read
+// through the fetcher at one pinned block per chain, and written to storage
+// as one snapshot.
+//
+//   auto run = RefreshBalancesRun::Start(
+//       storage, fetcher, {.run_id = id, .fence = fence, .params = task.refresh_balances(),
+//                          .taken_at = now},
+//       [](const v1::Progress& progress) { ... },     // any thread
+//       [](RunOutcome outcome) { ... });              // once, any thread
+//   run->Cancel(reason);  // e.g. CancelRun, the run timeout, a lost lease
+//
+// The stages, each asynchronous (nothing here blocks a thread):
+//  1. Blocks: Fetcher.ResolveBlocks pins every configured chain's head (or
+//     the params' block_tag) once; every batch reads at those numbers and
+//     the snapshot records them. A chain whose block cannot be resolved is
+//     read at its head by each batch, and its items say which block.
+//  2. Accounts: Storage.ListAccounts pages through the selected accounts
+//     (chain_id, tags), 1,000 a page, so the total is known for progress.
+//  3. Balances: Fetcher.QueryBalances in batches of params.batch_size
+//     accounts (default 500; every configured asset of each), at most
+//     params.max_batches_in_flight (default 4, at most 64) at once.
+//  4. Snapshot: Storage.WriteSnapshot of every item, fenced with the run's
+//     lease epoch, idempotent by the run id, at most 100,000 items.
+//
+// Partial failure is a result: a failed item is written as failed, never as
+// zero, and counted and grouped in the outcome's error_summary; the state is
+// SUCCEEDED, PARTIAL or FAILED by StateOfItems. An item the snapshot cannot
+// hold (the fetcher's answer for an account it cannot read at all, which has
+// no asset) and a batch whose call failed as a whole (its accounts' assets
+// unknown) count one failed item per account, in the summary, not in the
+// snapshot. Failing to resolve any block, to list the accounts or to write
+// the snapshot fails the run, with nothing written. A cancelled run writes
+// nothing and ends CANCELLED with the given reason once its outstanding
+// calls answered.
+#ifndef COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
+#define COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+#include "coffer/v1/fetcher.pb.h"
+#include "coffer/v1/storage.pb.h"
+#include "services/scheduler/runs/run_backends.h"
+#include "services/scheduler/runs/run_outcome.h"
+
+namespace coffer::scheduler {
+
+// Defaults and limits of RefreshBalancesParams (storage.proto).
+inline constexpr uint32_t kDefaultRefreshBatchSize = 500;
+inline constexpr uint32_t kDefaultRefreshBatchesInFlight = 4;
+inline constexpr uint32_t kMaxRefreshBatchesInFlight = 64;
+// Storage's WriteSnapshot limit.
+inline constexpr size_t kMaxSnapshotItems = 100000;
+
+struct RefreshBalancesRunOptions {
+  std::string run_id;
+  v1::Fence fence;
+  v1::RefreshBalancesParams params;
+  // A forced trigger: bypass the fetcher's caches for this run.
+  bool forced = false;
+  // When the readings began (the snapshot's taken_at).
+  absl::Time taken_at;
+};
+
+class RefreshBalancesRun : public std::enable_shared_from_this<RefreshBalancesRun> {
+ public:
+  using ProgressCallback = absl::AnyInvocable<void(const v1::Progress&)>;
+  using DoneCallback = absl::AnyInvocable<void(RunOutcome) &&>;
+
+  // `storage` and `fetcher` must outlive the run (until `done` ran).
+  static std::shared_ptr<RefreshBalancesRun> Start(RunStorage* storage, RunFetcher* fetcher,
+                                                   RefreshBalancesRunOptions options,
+                                                   ProgressCallback progress, DoneCallback done);
+
+  // Stops the run: no new calls; ends CANCELLED with `reason` once the
+  // outstanding ones answered. Idempotent; a no-op once it finished.
+  void Cancel(v1::Error reason);
+
+  // Use Start.
+  RefreshBalancesRun(RunStorage* storage, RunFetcher* fetcher, RefreshBalancesRunOptions options,
+                     ProgressCallback progress, DoneCallback done);
+
+ private:
+  enum class Stage { kBlocks, kAccounts, kBalances, kSnapshot, kDone };
+
+  void ResolveBlocks(bool with_tags);
+  void OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBlocksResponse> reply);
+  void ListAccounts(std::string page_token);
+  void OnAccounts(absl::StatusOr<v1::ListAccountsResponse> reply);
+  // Sends batches while there is room; writes the snapshot after the last.
+  void Pump();
+  void OnBatch(size_t first, size_t count, absl::StatusOr<v1::QueryBalancesResponse> reply);
+  void WriteSnapshot();
+  void OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> reply);
+  // Ends the run with `outcome` (once).
+  void Finish(RunOutcome outcome);
+  void FailWith(absl::Status status, const char* what);
+  // Calls progress_ with where the run stands (serialized: callbacks come
+  // from several threads).
+  void ReportProgress();
+  // Whether Cancel was called; if so, finishes CANCELLED when nothing is
+  // outstanding, and the caller must stop.
+  bool StopIfCancelled();
+  // Counts a call about to be made; false (no call) once cancelled or done.
+  bool StartCallLocked();
+  // The outcome's counts and error summary as they stand, with `state`.
+  RunOutcome OutcomeLocked(v1::RunState state) const;
+
+  RunStorage* const storage_;
+  RunFetcher* const fetcher_;
+  const RefreshBalancesRunOptions options_;
+  const uint32_t batch_size_;
+  const uint32_t batches_in_flight_;
+  const bool bypass_cache_;
+  std::mutex progress_mutex_;
+  ProgressCallback progress_;
+
+  mutable std::mutex mutex_;
+  DoneCallback done_;  // empty once called
+  Stage stage_ = Stage::kBlocks;
+  std::optional<v1::Error> cancelled_;
+  int outstanding_ = 0;                     // calls made and not answered yet
+  std::vector<std::string> tagged_chains_;  // for a block_tag other than latest
+  std::vector<v1::BlockRef> blocks_;
+  std::vector<std::string> accounts_;
+  size_t next_account_ = 0;
+  size_t accounts_done_ = 0;
+  uint64_t batches_ = 0;
+  std::vector<v1::BalanceItem> items_;
+  uint64_t succeeded_ = 0;
+  ErrorTally tally_;
+};
+
+}  // namespace coffer::scheduler
+
+#endif  // COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_

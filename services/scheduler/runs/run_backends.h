@@ -1,0 +1,46 @@
+// What a scheduler run asks of the other services, as interfaces: the
+// production implementations call them over async gRPC (AsyncClient), tests
+// pass fakes. Every call answers exactly once through its callback, which
+// may run on any thread (a gRPC poller) and must not block; it may also run
+// before the call returns.
+//
+//   backends.fetcher->QueryBalances(request, [run](absl::StatusOr<Reply> reply) {
+//     run->OnBatch(std::move(reply));
+//   });
+#ifndef COFFER_SERVICES_SCHEDULER_RUNS_RUN_BACKENDS_H_
+#define COFFER_SERVICES_SCHEDULER_RUNS_RUN_BACKENDS_H_
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+
+#include "coffer/v1/fetcher.pb.h"
+#include "coffer/v1/storage.pb.h"
+
+namespace coffer::scheduler {
+
+template <typename Reply>
+using Answer = absl::AnyInvocable<void(absl::StatusOr<Reply>) &&>;
+
+// The storage calls of runs.
+class RunStorage {
+ public:
+  virtual ~RunStorage() = default;
+  virtual void ListAccounts(const v1::ListAccountsRequest& request,
+                            Answer<v1::ListAccountsResponse> done) = 0;
+  virtual void WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                             Answer<v1::WriteSnapshotResponse> done) = 0;
+};
+
+// The fetcher calls of runs.
+class RunFetcher {
+ public:
+  virtual ~RunFetcher() = default;
+  virtual void ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                             Answer<v1::ResolveBlocksResponse> done) = 0;
+  virtual void QueryBalances(const v1::QueryBalancesRequest& request,
+                             Answer<v1::QueryBalancesResponse> done) = 0;
+};
+
+}  // namespace coffer::scheduler
+
+#endif  // COFFER_SERVICES_SCHEDULER_RUNS_RUN_BACKENDS_H_

@@ -1,0 +1,397 @@
+#include "services/scheduler/runs/refresh_balances_run.h"
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace coffer::scheduler {
+namespace {
+
+constexpr char kEth[] = "eip155:1/slip44:60";
+constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
+
+std::string Account(int i) { return absl::StrCat("eip155:1:0x", 1000000 + i); }
+
+// Storage with `accounts` registered, answering at once; records the write.
+class FakeStorage : public RunStorage {
+ public:
+  void ListAccounts(const v1::ListAccountsRequest& request,
+                    Answer<v1::ListAccountsResponse> done) override {
+    list_requests.push_back(request);
+    if (!list_status.ok()) return std::move(done)(list_status);
+    size_t first = 0;
+    if (!request.page().page_token().empty()) {
+      EXPECT_TRUE(absl::SimpleAtoi(request.page().page_token(), &first));
+    }
+    v1::ListAccountsResponse reply;
+    const size_t end = std::min(accounts.size(), first + request.page().page_size());
+    for (size_t i = first; i < end; ++i) reply.add_accounts()->set_account_id(accounts[i]);
+    if (end < accounts.size()) reply.mutable_page()->set_next_page_token(absl::StrCat(end));
+    std::move(done)(reply);
+  }
+  void WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                     Answer<v1::WriteSnapshotResponse> done) override {
+    written.push_back(request);
+    if (!write_status.ok()) return std::move(done)(write_status);
+    v1::WriteSnapshotResponse reply;
+    reply.mutable_snapshot()->set_snapshot_id("42");
+    std::move(done)(reply);
+  }
+
+  std::vector<std::string> accounts;
+  absl::Status list_status;
+  absl::Status write_status;
+  std::vector<v1::ListAccountsRequest> list_requests;
+  std::vector<v1::WriteSnapshotRequest> written;
+};
+
+// A fetcher whose balance calls wait until the test answers them.
+class FakeFetcher : public RunFetcher {
+ public:
+  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                     Answer<v1::ResolveBlocksResponse> done) override {
+    resolve_requests.push_back(request);
+    std::move(done)(resolve(request));
+  }
+  void QueryBalances(const v1::QueryBalancesRequest& request,
+                     Answer<v1::QueryBalancesResponse> done) override {
+    pending.push_back({request, std::move(done)});
+    ++calls;
+    max_in_flight = std::max(max_in_flight, pending.size());
+  }
+
+  // Answers the oldest pending call with `answer(request)`.
+  void AnswerOne() {
+    ASSERT_FALSE(pending.empty());
+    Call call = std::move(pending.front());
+    pending.pop_front();
+    std::move(call.done)(answer(call.request));
+  }
+  void AnswerAll() {
+    while (!pending.empty()) AnswerOne();
+  }
+
+  struct Call {
+    v1::QueryBalancesRequest request;
+    Answer<v1::QueryBalancesResponse> done;
+  };
+  std::function<absl::StatusOr<v1::ResolveBlocksResponse>(const v1::ResolveBlocksRequest&)>
+      resolve = [](const v1::ResolveBlocksRequest& request) {
+        v1::ResolveBlocksResponse reply;
+        v1::BlockResult* result = reply.add_results();
+        result->set_chain_id("eip155:1");
+        result->mutable_block()->set_chain_id("eip155:1");
+        result->mutable_block()->set_number(request.blocks_size() > 0 ? 90 : 100);
+        result->mutable_block()->set_hash("0xabc");
+        return reply;
+      };
+  // Default: ether 1 and USDC 2 for every account.
+  std::function<absl::StatusOr<v1::QueryBalancesResponse>(const v1::QueryBalancesRequest&)> answer =
+      [](const v1::QueryBalancesRequest& request) {
+        v1::QueryBalancesResponse reply;
+        for (int q = 0; q < request.queries_size(); ++q) {
+          for (const char* asset : {kEth, kUsdc}) {
+            v1::BalanceResult* result = reply.add_results();
+            result->set_query_index(q);
+            v1::BalanceItem* item = result->mutable_balance();
+            item->set_account_id(request.queries(q).account_id());
+            item->set_asset_id(asset);
+            item->mutable_amount()->set_units(asset == kEth ? "1" : "2");
+          }
+        }
+        return reply;
+      };
+  std::vector<v1::ResolveBlocksRequest> resolve_requests;
+  std::deque<Call> pending;
+  size_t calls = 0;
+  size_t max_in_flight = 0;
+};
+
+class RefreshBalancesRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 1203; ++i) storage_.accounts.push_back(Account(i));
+    options_.run_id = "run-1";
+    options_.fence.set_lease_name("scheduler");
+    options_.fence.set_holder_id("replica-a");
+    options_.fence.set_epoch(7);
+    options_.params.set_batch_size(500);
+    options_.params.set_max_batches_in_flight(2);
+    options_.taken_at = absl::FromUnixSeconds(1700000000);
+  }
+
+  std::shared_ptr<RefreshBalancesRun> Start() {
+    return RefreshBalancesRun::Start(
+        &storage_, &fetcher_, options_,
+        [this](const v1::Progress& progress) { progress_.push_back(progress); },
+        [this](RunOutcome outcome) {
+          EXPECT_FALSE(outcome_.has_value()) << "done twice";
+          outcome_ = std::move(outcome);
+        });
+  }
+
+  FakeStorage storage_;
+  FakeFetcher fetcher_;
+  RefreshBalancesRunOptions options_;
+  std::vector<v1::Progress> progress_;
+  std::optional<RunOutcome> outcome_;
+};
+
+TEST_F(RefreshBalancesRunTest, ReadsEveryAccountAtOnePinnedBlockAndWritesOneSnapshot) {
+  auto run = Start();
+  // Three pages of accounts, then two batches in flight, never more.
+  EXPECT_EQ(storage_.list_requests.size(), 2u);
+  EXPECT_EQ(fetcher_.pending.size(), 2u);
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(fetcher_.calls, 3u);
+  EXPECT_EQ(fetcher_.max_in_flight, 2u);
+
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(outcome_->snapshot_id, "42");
+  EXPECT_EQ(outcome_->counts.accounts(), 1203u);
+  EXPECT_EQ(outcome_->counts.batches(), 3u);
+  EXPECT_EQ(outcome_->counts.items_total(), 2406u);
+  EXPECT_EQ(outcome_->counts.items_succeeded(), 2406u);
+  EXPECT_EQ(outcome_->counts.items_failed(), 0u);
+  EXPECT_TRUE(outcome_->error_summary.empty());
+
+  ASSERT_EQ(storage_.written.size(), 1u);
+  const v1::WriteSnapshotRequest& snapshot = storage_.written[0];
+  EXPECT_EQ(snapshot.idempotency_key(), "run-1");
+  EXPECT_EQ(snapshot.run_id(), "run-1");
+  EXPECT_EQ(snapshot.fence().epoch(), 7u);
+  EXPECT_EQ(snapshot.fence().holder_id(), "replica-a");
+  EXPECT_EQ(snapshot.taken_at().seconds(), 1700000000);
+  ASSERT_EQ(snapshot.blocks_size(), 1);
+  EXPECT_EQ(snapshot.blocks(0).number(), 100u);
+  EXPECT_EQ(snapshot.items_size(), 2406);
+  EXPECT_FALSE(fetcher_.resolve_requests[0].bypass_cache());
+}
+
+TEST_F(RefreshBalancesRunTest, EveryBatchReadsAtTheResolvedBlock) {
+  std::vector<v1::QueryBalancesRequest> seen;
+  auto answer = fetcher_.answer;
+  fetcher_.answer = [&](const v1::QueryBalancesRequest& request) {
+    seen.push_back(request);
+    return answer(request);
+  };
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_EQ(seen.size(), 3u);
+  size_t accounts = 0;
+  for (const v1::QueryBalancesRequest& request : seen) {
+    ASSERT_EQ(request.blocks_size(), 1);
+    EXPECT_EQ(request.blocks(0).chain_id(), "eip155:1");
+    EXPECT_EQ(request.blocks(0).number(), 100u);
+    EXPECT_LE(request.queries_size(), 500);
+    for (const v1::BalanceQuery& query : request.queries()) {
+      EXPECT_EQ(query.asset_ids_size(), 0);  // every configured asset
+      ++accounts;
+    }
+  }
+  EXPECT_EQ(accounts, 1203u);
+}
+
+TEST_F(RefreshBalancesRunTest, FailedItemsAreWrittenAsFailedAndSummarized) {
+  fetcher_.answer = [](const v1::QueryBalancesRequest& request) {
+    v1::QueryBalancesResponse reply;
+    for (int q = 0; q < request.queries_size(); ++q) {
+      v1::BalanceItem* eth = reply.add_results()->mutable_balance();
+      eth->set_account_id(request.queries(q).account_id());
+      eth->set_asset_id(kEth);
+      eth->mutable_amount()->set_units("1");
+      v1::BalanceItem* usdc = reply.add_results()->mutable_balance();
+      usdc->set_account_id(request.queries(q).account_id());
+      usdc->set_asset_id(kUsdc);
+      usdc->mutable_error()->set_code(v1::Error::UNAVAILABLE);
+      usdc->mutable_error()->set_upstream("rpc-a");
+      usdc->mutable_error()->set_message("connection refused");
+    }
+    return reply;
+  };
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_PARTIAL);
+  EXPECT_EQ(outcome_->counts.items_succeeded(), 1203u);
+  EXPECT_EQ(outcome_->counts.items_failed(), 1203u);
+  ASSERT_EQ(outcome_->error_summary.size(), 1u);
+  EXPECT_EQ(outcome_->error_summary[0].code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(outcome_->error_summary[0].upstream(), "rpc-a");
+  EXPECT_EQ(outcome_->error_summary[0].chain_id(), "eip155:1");
+  EXPECT_EQ(outcome_->error_summary[0].count(), 1203u);
+  EXPECT_EQ(outcome_->error_summary[0].sample_message(), "connection refused");
+  // The failed readings are in the snapshot, as failed: never as zero.
+  ASSERT_EQ(storage_.written.size(), 1u);
+  int failed = 0;
+  for (const v1::BalanceItem& item : storage_.written[0].items()) {
+    if (item.has_error()) {
+      ++failed;
+      EXPECT_FALSE(item.has_amount());
+    }
+  }
+  EXPECT_EQ(failed, 1203);
+}
+
+TEST_F(RefreshBalancesRunTest, AFailedBatchFailsItsAccountsOnly) {
+  auto run = Start();
+  FakeFetcher::Call first = std::move(fetcher_.pending.front());
+  fetcher_.pending.pop_front();
+  std::move(first.done)(absl::UnavailableError("fetcher went away"));
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_PARTIAL);
+  EXPECT_EQ(outcome_->counts.items_failed(), 500u);         // one per account
+  EXPECT_EQ(outcome_->counts.items_succeeded(), 2 * 703u);  // the other batches
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].items_size(), 2 * 703);
+  ASSERT_EQ(outcome_->error_summary.size(), 1u);
+  EXPECT_EQ(outcome_->error_summary[0].upstream(), "fetcher");
+}
+
+TEST_F(RefreshBalancesRunTest, EveryItemFailedIsAFailedRunThatStillRecordsTheErrors) {
+  fetcher_.answer =
+      [](const v1::QueryBalancesRequest&) -> absl::StatusOr<v1::QueryBalancesResponse> {
+    return absl::DeadlineExceededError("slow");
+  };
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->counts.items_failed(), 1203u);
+  EXPECT_EQ(outcome_->error_summary[0].code(), v1::Error::DEADLINE_EXCEEDED);
+}
+
+TEST_F(RefreshBalancesRunTest, AnAccountWithoutAssetsIsCountedNotWritten) {
+  storage_.accounts = {Account(1), "eip155:999:0x1"};
+  fetcher_.answer = [](const v1::QueryBalancesRequest& request) {
+    v1::QueryBalancesResponse reply;
+    v1::BalanceItem* good = reply.add_results()->mutable_balance();
+    good->set_account_id(request.queries(0).account_id());
+    good->set_asset_id(kEth);
+    good->mutable_amount()->set_units("5");
+    v1::BalanceItem* unknown = reply.add_results()->mutable_balance();
+    unknown->set_account_id(request.queries(1).account_id());
+    unknown->mutable_error()->set_code(v1::Error::NOT_FOUND);
+    unknown->mutable_error()->set_message("chain eip155:999 is not configured");
+    return reply;
+  };
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_PARTIAL);
+  ASSERT_EQ(storage_.written.size(), 1u);
+  ASSERT_EQ(storage_.written[0].items_size(), 1);
+  EXPECT_EQ(outcome_->error_summary[0].chain_id(), "eip155:999");
+}
+
+TEST_F(RefreshBalancesRunTest, StorageFailuresFailTheRunNamingStorage) {
+  storage_.list_status = absl::UnavailableError("storage down");
+  auto run = Start();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(outcome_->error.upstream(), "storage");
+  EXPECT_EQ(fetcher_.calls, 0u);
+  EXPECT_TRUE(storage_.written.empty());
+
+  outcome_.reset();
+  storage_.list_status = absl::OkStatus();
+  storage_.write_status = absl::FailedPreconditionError("lease epoch 7 is older than 8");
+  auto second = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::FAILED_PRECONDITION);
+  EXPECT_EQ(outcome_->error.upstream(), "storage");
+}
+
+TEST_F(RefreshBalancesRunTest, NoResolvableChainFailsBeforeReading) {
+  fetcher_.resolve = [](const v1::ResolveBlocksRequest&) {
+    v1::ResolveBlocksResponse reply;
+    v1::BlockResult* result = reply.add_results();
+    result->set_chain_id("eip155:1");
+    result->mutable_error()->set_code(v1::Error::UNAVAILABLE);
+    result->mutable_error()->set_message("all endpoints down");
+    return reply;
+  };
+  auto run = Start();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_NE(outcome_->error.message().find("all endpoints down"), std::string::npos);
+  EXPECT_TRUE(storage_.list_requests.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, ABlockTagIsResolvedForEveryConfiguredChain) {
+  options_.params.set_block_tag(v1::BLOCK_TAG_FINALIZED);
+  auto run = Start();
+  ASSERT_EQ(fetcher_.resolve_requests.size(), 2u);
+  ASSERT_EQ(fetcher_.resolve_requests[1].blocks_size(), 1);
+  EXPECT_EQ(fetcher_.resolve_requests[1].blocks(0).chain_id(), "eip155:1");
+  EXPECT_EQ(fetcher_.resolve_requests[1].blocks(0).tag(), v1::BLOCK_TAG_FINALIZED);
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(storage_.written[0].blocks(0).number(), 90u);
+}
+
+TEST_F(RefreshBalancesRunTest, AForcedRunBypassesCaches) {
+  options_.forced = true;
+  std::vector<bool> bypassed;
+  auto answer = fetcher_.answer;
+  fetcher_.answer = [&](const v1::QueryBalancesRequest& request) {
+    bypassed.push_back(request.bypass_cache());
+    return answer(request);
+  };
+  auto run = Start();
+  fetcher_.AnswerAll();
+  EXPECT_TRUE(fetcher_.resolve_requests[0].bypass_cache());
+  EXPECT_EQ(bypassed, (std::vector<bool>{true, true, true}));
+}
+
+TEST_F(RefreshBalancesRunTest, CancelStopsNewCallsAndWritesNothing) {
+  auto run = Start();
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message("cancelled by alice");
+  run->Cancel(reason);
+  EXPECT_FALSE(outcome_.has_value());  // two calls still out
+  fetcher_.AnswerOne();
+  EXPECT_TRUE(fetcher_.pending.size() == 1u);  // no third batch started
+  fetcher_.AnswerOne();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(outcome_->error.message(), "cancelled by alice");
+  EXPECT_EQ(fetcher_.calls, 2u);
+  EXPECT_TRUE(storage_.written.empty());
+  run->Cancel(reason);  // after the end: nothing
+}
+
+TEST_F(RefreshBalancesRunTest, ProgressCountsAccountsAgainstTheTotal) {
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_FALSE(progress_.empty());
+  EXPECT_EQ(progress_.front().stage(), "resolving blocks");
+  bool fetching_seen = false;
+  for (const v1::Progress& progress : progress_) {
+    if (progress.stage() != "fetching") continue;
+    fetching_seen = true;
+    EXPECT_EQ(progress.total(), 1203u);
+    EXPECT_EQ(progress.unit(), "accounts");
+  }
+  EXPECT_TRUE(fetching_seen);
+  EXPECT_EQ(progress_.back().stage(), "writing snapshot");
+  EXPECT_EQ(progress_.back().done(), 1203u);
+}
+
+}  // namespace
+}  // namespace coffer::scheduler
