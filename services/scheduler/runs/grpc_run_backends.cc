@@ -1,0 +1,39 @@
+#include "services/scheduler/runs/grpc_run_backends.h"
+
+#include <utility>
+
+namespace coffer::scheduler {
+
+grpc_util::CallOptions GrpcRunStorage::Options() const {
+  grpc_util::CallOptions options;
+  options.timeout = timeout_;
+  return options;
+}
+
+void GrpcRunStorage::ListAccounts(const v1::ListAccountsRequest& request,
+                                  Answer<v1::ListAccountsResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncListAccounts, request, std::move(done), Options());
+}
+
+void GrpcRunStorage::WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                                   Answer<v1::WriteSnapshotResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncWriteSnapshot, request, std::move(done), Options());
+}
+
+grpc_util::CallOptions GrpcRunFetcher::Options() const {
+  grpc_util::CallOptions options;
+  options.timeout = timeout_;
+  return options;
+}
+
+void GrpcRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                                   Answer<v1::ResolveBlocksResponse> done) {
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncResolveBlocks, request, std::move(done), Options());
+}
+
+void GrpcRunFetcher::QueryBalances(const v1::QueryBalancesRequest& request,
+                                   Answer<v1::QueryBalancesResponse> done) {
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done), Options());
+}
+
+}  // namespace coffer::scheduler

@@ -1,0 +1,58 @@
+// RunStorage and RunFetcher over coffer's async gRPC clients: what runs use
+// in the scheduler process. Each call gets the deadline given at
+// construction; answers come on the client queue's poller thread.
+//
+//   GrpcRunStorage storage(&storage_client, absl::Seconds(30));
+//   GrpcRunFetcher fetcher(&fetcher_client, absl::Minutes(2));
+//   RefreshBalancesRun::Start(&storage, &fetcher, options, progress, done);
+#ifndef COFFER_SERVICES_SCHEDULER_RUNS_GRPC_RUN_BACKENDS_H_
+#define COFFER_SERVICES_SCHEDULER_RUNS_GRPC_RUN_BACKENDS_H_
+
+#include "absl/time/time.h"
+
+#include "coffer/v1/fetcher.grpc.pb.h"
+#include "coffer/v1/storage.grpc.pb.h"
+#include "common/grpc/async_client.h"
+#include "services/scheduler/runs/run_backends.h"
+
+namespace coffer::scheduler {
+
+class GrpcRunStorage : public RunStorage {
+ public:
+  // `client` must outlive this object and every call made through it.
+  GrpcRunStorage(grpc_util::AsyncClient<v1::Storage>* client, absl::Duration timeout)
+      : client_(client), timeout_(timeout) {}
+
+  void ListAccounts(const v1::ListAccountsRequest& request,
+                    Answer<v1::ListAccountsResponse> done) override;
+  void WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                     Answer<v1::WriteSnapshotResponse> done) override;
+
+ private:
+  grpc_util::CallOptions Options() const;
+
+  grpc_util::AsyncClient<v1::Storage>* const client_;
+  const absl::Duration timeout_;
+};
+
+class GrpcRunFetcher : public RunFetcher {
+ public:
+  // `client` must outlive this object and every call made through it.
+  GrpcRunFetcher(grpc_util::AsyncClient<v1::Fetcher>* client, absl::Duration timeout)
+      : client_(client), timeout_(timeout) {}
+
+  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                     Answer<v1::ResolveBlocksResponse> done) override;
+  void QueryBalances(const v1::QueryBalancesRequest& request,
+                     Answer<v1::QueryBalancesResponse> done) override;
+
+ private:
+  grpc_util::CallOptions Options() const;
+
+  grpc_util::AsyncClient<v1::Fetcher>* const client_;
+  const absl::Duration timeout_;
+};
+
+}  // namespace coffer::scheduler
+
+#endif  // COFFER_SERVICES_SCHEDULER_RUNS_GRPC_RUN_BACKENDS_H_
