@@ -20,6 +20,16 @@ void GrpcRunStorage::WriteSnapshot(const v1::WriteSnapshotRequest& request,
   client_->Call(&v1::Storage::Stub::PrepareAsyncWriteSnapshot, request, std::move(done), Options());
 }
 
+void GrpcRunStorage::GetPortfolio(const v1::GetPortfolioRequest& request,
+                                  Answer<v1::GetPortfolioResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncGetPortfolio, request, std::move(done), Options());
+}
+
+void GrpcRunStorage::WritePrices(const v1::WritePricesRequest& request,
+                                 Answer<v1::WritePricesResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncWritePrices, request, std::move(done), Options());
+}
+
 grpc_util::CallOptions GrpcRunFetcher::Options() const {
   grpc_util::CallOptions options;
   options.timeout = timeout_;
@@ -34,6 +44,11 @@ void GrpcRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest& request,
 void GrpcRunFetcher::QueryBalances(const v1::QueryBalancesRequest& request,
                                    Answer<v1::QueryBalancesResponse> done) {
   client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done), Options());
+}
+
+void GrpcRunFetcher::QueryPrices(const v1::QueryPricesRequest& request,
+                                 Answer<v1::QueryPricesResponse> done) {
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryPrices, request, std::move(done), Options());
 }
 
 }  // namespace coffer::scheduler

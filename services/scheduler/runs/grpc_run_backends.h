@@ -27,6 +27,10 @@ class GrpcRunStorage : public RunStorage {
                     Answer<v1::ListAccountsResponse> done) override;
   void WriteSnapshot(const v1::WriteSnapshotRequest& request,
                      Answer<v1::WriteSnapshotResponse> done) override;
+  void GetPortfolio(const v1::GetPortfolioRequest& request,
+                    Answer<v1::GetPortfolioResponse> done) override;
+  void WritePrices(const v1::WritePricesRequest& request,
+                   Answer<v1::WritePricesResponse> done) override;
 
  private:
   grpc_util::CallOptions Options() const;
@@ -45,6 +49,8 @@ class GrpcRunFetcher : public RunFetcher {
                      Answer<v1::ResolveBlocksResponse> done) override;
   void QueryBalances(const v1::QueryBalancesRequest& request,
                      Answer<v1::QueryBalancesResponse> done) override;
+  void QueryPrices(const v1::QueryPricesRequest& request,
+                   Answer<v1::QueryPricesResponse> done) override;
 
  private:
   grpc_util::CallOptions Options() const;

@@ -15,27 +15,6 @@ namespace {
 
 constexpr int32_t kAccountsPerPage = 1000;
 
-// The CAIP-2 chain of a CAIP-10 account id ("eip155:1:0xab.." -> "eip155:1").
-std::string ChainOf(absl::string_view account_id) {
-  const size_t first = account_id.find(':');
-  if (first == absl::string_view::npos) return "";
-  const size_t second = account_id.find(':', first + 1);
-  if (second == absl::string_view::npos) return "";
-  return std::string(account_id.substr(0, second));
-}
-
-// A call's failure as a run or item error. Canonical codes and
-// coffer.v1.Error.Code share their numbers.
-v1::Error ErrorOf(const absl::Status& status, absl::string_view what, absl::string_view upstream) {
-  v1::Error error;
-  const int code = static_cast<int>(status.code());
-  error.set_code(code > 0 && v1::Error::Code_IsValid(code) ? static_cast<v1::Error::Code>(code)
-                                                           : v1::Error::UNKNOWN);
-  error.set_message(absl::StrCat(what, ": ", status.message()));
-  error.set_upstream(std::string(upstream));
-  return error;
-}
-
 bool PinsTag(const v1::RefreshBalancesParams& params) {
   return params.block_tag() != v1::BLOCK_TAG_UNSPECIFIED &&
          params.block_tag() != v1::BLOCK_TAG_LATEST;
@@ -68,51 +47,18 @@ RefreshBalancesRun::RefreshBalancesRun(RunStorage* storage, RunFetcher* fetcher,
                                   kMaxRefreshBatchesInFlight)),
       bypass_cache_(options_.forced || options_.params.bypass_cache()),
       progress_(std::move(progress)),
-      done_(std::move(done)) {}
+      lifecycle_(std::move(done)) {}
 
 void RefreshBalancesRun::Cancel(v1::Error reason) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (!done_ || cancelled_.has_value()) return;
-  cancelled_ = std::move(reason);
-  if (outstanding_ > 0) return;  // the last answer finishes the run
-  RunOutcome outcome = OutcomeLocked(v1::RUN_STATE_CANCELLED);
-  outcome.error = *cancelled_;
-  lock.unlock();
-  Finish(std::move(outcome));
+  lifecycle_.CancelRun(std::move(reason), [this] { return Outcome(v1::RUN_STATE_CANCELLED); });
 }
 
-bool RefreshBalancesRun::StopIfCancelled() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (!cancelled_.has_value()) return false;
-  if (outstanding_ == 0) {
-    RunOutcome outcome = OutcomeLocked(v1::RUN_STATE_CANCELLED);
-    outcome.error = *cancelled_;
-    lock.unlock();
-    Finish(std::move(outcome));
-  }
-  return true;
+bool RefreshBalancesRun::Answered() {
+  return lifecycle_.Answered([this] { return Outcome(v1::RUN_STATE_CANCELLED); });
 }
 
-bool RefreshBalancesRun::StartCallLocked() {
-  // After a cancel (or the end) no new call: a cancel between two calls
-  // finished the run already.
-  if (cancelled_.has_value() || !done_) return false;
-  ++outstanding_;
-  return true;
-}
-
-void RefreshBalancesRun::Finish(RunOutcome outcome) {
-  DoneCallback done;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stage_ = Stage::kDone;
-    done = std::move(done_);
-    done_ = nullptr;
-  }
-  if (done) std::move(done)(std::move(outcome));
-}
-
-RunOutcome RefreshBalancesRun::OutcomeLocked(v1::RunState state) const {
+RunOutcome RefreshBalancesRun::Outcome(v1::RunState state) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   RunOutcome outcome;
   outcome.state = state;
   outcome.counts.set_items_total(succeeded_ + tally_.failed());
@@ -124,16 +70,18 @@ RunOutcome RefreshBalancesRun::OutcomeLocked(v1::RunState state) const {
   return outcome;
 }
 
-void RefreshBalancesRun::FailWith(absl::Status status, const char* what) {
-  RunOutcome outcome;
+void RefreshBalancesRun::FailWith(absl::Status status, const char* what, const char* upstream) {
+  RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
+  outcome.error = ErrorOfStatus(status, what, upstream);
+  Finish(std::move(outcome));
+}
+
+void RefreshBalancesRun::Finish(RunOutcome outcome) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    outcome = OutcomeLocked(v1::RUN_STATE_FAILED);
-    outcome.error =
-        ErrorOf(status, what,
-                stage_ == Stage::kAccounts || stage_ == Stage::kSnapshot ? "storage" : "fetcher");
+    stage_ = Stage::kDone;
   }
-  Finish(std::move(outcome));
+  lifecycle_.Finish(std::move(outcome));
 }
 
 void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
@@ -148,8 +96,8 @@ void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
         selector->set_tag(options_.params.block_tag());
       }
     }
-    if (!StartCallLocked()) return;
   }
+  if (!lifecycle_.StartCall()) return;
   ReportProgress();
   fetcher_->ResolveBlocks(request, [self = shared_from_this(), with_tags](
                                        absl::StatusOr<v1::ResolveBlocksResponse> reply) mutable {
@@ -158,12 +106,8 @@ void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
 }
 
 void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBlocksResponse> reply) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    --outstanding_;
-  }
-  if (StopIfCancelled()) return;
-  if (!reply.ok()) return FailWith(reply.status(), "resolving blocks");
+  if (!Answered()) return;
+  if (!reply.ok()) return FailWith(reply.status(), "resolving blocks", "fetcher");
   std::vector<std::string> chains;
   std::vector<v1::BlockRef> resolved;
   std::optional<v1::Error> first_error;
@@ -185,11 +129,7 @@ void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBloc
   }
   if (resolved.empty() && first_error.has_value()) {
     // Every configured chain failed: nothing can be read at a block.
-    RunOutcome outcome;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      outcome = OutcomeLocked(v1::RUN_STATE_FAILED);
-    }
+    RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
     outcome.error = *first_error;
     outcome.error.set_message(absl::StrCat("resolving blocks: no chain's block resolved; first: ",
                                            first_error->message()));
@@ -211,10 +151,7 @@ void RefreshBalancesRun::ListAccounts(std::string page_token) {
   *request.mutable_tags() = options_.params.tags();
   request.mutable_page()->set_page_size(kAccountsPerPage);
   request.mutable_page()->set_page_token(std::move(page_token));
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!StartCallLocked()) return;
-  }
+  if (!lifecycle_.StartCall()) return;
   ReportProgress();
   storage_->ListAccounts(
       request, [self = shared_from_this()](absl::StatusOr<v1::ListAccountsResponse> reply) mutable {
@@ -223,12 +160,8 @@ void RefreshBalancesRun::ListAccounts(std::string page_token) {
 }
 
 void RefreshBalancesRun::OnAccounts(absl::StatusOr<v1::ListAccountsResponse> reply) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    --outstanding_;
-  }
-  if (StopIfCancelled()) return;
-  if (!reply.ok()) return FailWith(reply.status(), "listing accounts");
+  if (!Answered()) return;
+  if (!reply.ok()) return FailWith(reply.status(), "listing accounts", "storage");
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (v1::Account& account : *reply->mutable_accounts()) {
@@ -255,9 +188,9 @@ void RefreshBalancesRun::Pump() {
   bool write = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_.has_value() || stage_ != Stage::kBalances) return;
-    while (outstanding_ < static_cast<int>(batches_in_flight_) &&
-           next_account_ < accounts_.size()) {
+    if (stage_ != Stage::kBalances) return;
+    while (batches_out_ < batches_in_flight_ && next_account_ < accounts_.size() &&
+           lifecycle_.StartCall()) {
       Batch& batch = batches.emplace_back();
       batch.first = next_account_;
       batch.count = std::min<size_t>(batch_size_, accounts_.size() - next_account_);
@@ -271,10 +204,10 @@ void RefreshBalancesRun::Pump() {
         selector->set_number(block.number());
       }
       batch.request.set_bypass_cache(bypass_cache_);
-      ++outstanding_;
+      ++batches_out_;
       ++batches_;
     }
-    if (outstanding_ == 0 && next_account_ == accounts_.size()) {
+    if (batches_out_ == 0 && next_account_ == accounts_.size()) {
       stage_ = Stage::kSnapshot;
       write = true;
     }
@@ -294,17 +227,18 @@ void RefreshBalancesRun::OnBatch(size_t first, size_t count,
                                  absl::StatusOr<v1::QueryBalancesResponse> reply) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    --outstanding_;
+    --batches_out_;
     accounts_done_ += count;
     if (!reply.ok()) {
       // The batch's assets are unknown: one failed item per account.
-      const v1::Error error = ErrorOf(reply.status(), "reading balances", "fetcher");
-      for (size_t i = first; i < first + count; ++i) tally_.Add(error, ChainOf(accounts_[i]));
+      const v1::Error error = ErrorOfStatus(reply.status(), "reading balances", "fetcher");
+      for (size_t i = first; i < first + count; ++i)
+        tally_.Add(error, ChainOfAccount(accounts_[i]));
     } else {
       for (v1::BalanceResult& result : *reply->mutable_results()) {
         v1::BalanceItem& item = *result.mutable_balance();
         if (item.has_error()) {
-          tally_.Add(item.error(), ChainOf(item.account_id()));
+          tally_.Add(item.error(), ChainOfAccount(item.account_id()));
           // Without an asset (an account the fetcher cannot read at all)
           // the item has no place in a snapshot.
           if (item.asset_id().empty()) continue;
@@ -315,37 +249,39 @@ void RefreshBalancesRun::OnBatch(size_t first, size_t count,
       }
     }
   }
-  if (StopIfCancelled()) return;
+  if (!Answered()) return;
   Pump();
 }
 
 void RefreshBalancesRun::WriteSnapshot() {
   v1::WriteSnapshotRequest request;
-  std::optional<RunOutcome> too_large;
+  size_t items = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_.has_value() || !done_) return;
-    if (items_.size() > kMaxSnapshotItems) {
-      too_large = OutcomeLocked(v1::RUN_STATE_FAILED);
-      too_large->error.set_code(v1::Error::RESOURCE_EXHAUSTED);
-      too_large->error.set_message(absl::StrCat("the run read ", items_.size(),
-                                                " items; a snapshot holds at most ",
-                                                kMaxSnapshotItems, ": select fewer accounts"));
-      too_large->error.set_upstream("scheduler");
-    } else {
-      *request.mutable_fence() = options_.fence;
-      request.set_idempotency_key(options_.run_id);
-      request.set_run_id(options_.run_id);
-      *request.mutable_taken_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-          absl::ToUnixNanos(options_.taken_at));
-      for (const v1::BlockRef& block : blocks_) *request.add_blocks() = block;
-      request.mutable_items()->Reserve(static_cast<int>(items_.size()));
-      for (v1::BalanceItem& item : items_) *request.add_items() = std::move(item);
-      items_.clear();
-      ++outstanding_;  // not cancelled: checked above
-    }
+    items = items_.size();
   }
-  if (too_large.has_value()) return Finish(*std::move(too_large));
+  if (items > kMaxSnapshotItems) {
+    RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
+    outcome.error.set_code(v1::Error::RESOURCE_EXHAUSTED);
+    outcome.error.set_message(absl::StrCat("the run read ", items,
+                                           " items; a snapshot holds at most ", kMaxSnapshotItems,
+                                           ": select fewer accounts"));
+    outcome.error.set_upstream("scheduler");
+    return Finish(std::move(outcome));
+  }
+  if (!lifecycle_.StartCall()) return;  // cancelled: nothing is written
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    *request.mutable_fence() = options_.fence;
+    request.set_idempotency_key(options_.run_id);
+    request.set_run_id(options_.run_id);
+    *request.mutable_taken_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+        absl::ToUnixNanos(options_.taken_at));
+    for (const v1::BlockRef& block : blocks_) *request.add_blocks() = block;
+    request.mutable_items()->Reserve(static_cast<int>(items_.size()));
+    for (v1::BalanceItem& item : items_) *request.add_items() = std::move(item);
+    items_.clear();
+  }
   ReportProgress();
   storage_->WriteSnapshot(request, [self = shared_from_this()](
                                        absl::StatusOr<v1::WriteSnapshotResponse> reply) mutable {
@@ -354,18 +290,12 @@ void RefreshBalancesRun::WriteSnapshot() {
 }
 
 void RefreshBalancesRun::OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> reply) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    --outstanding_;
-  }
   // A cancel that came while the snapshot was being written is too late:
   // the outcome says what was written.
-  if (!reply.ok()) return FailWith(reply.status(), "writing the snapshot");
-  RunOutcome outcome;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    outcome = OutcomeLocked(StateOfItems(succeeded_, tally_.failed()));
-  }
+  lifecycle_.EndCall();
+  if (!reply.ok()) return FailWith(reply.status(), "writing the snapshot", "storage");
+  RunOutcome outcome = Outcome(v1::RUN_STATE_UNSPECIFIED);
+  outcome.state = StateOfItems(outcome.counts.items_succeeded(), outcome.counts.items_failed());
   outcome.snapshot_id = reply->snapshot().snapshot_id();
   Finish(std::move(outcome));
 }

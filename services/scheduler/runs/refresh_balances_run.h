@@ -50,6 +50,7 @@
 #include "coffer/v1/fetcher.pb.h"
 #include "coffer/v1/storage.pb.h"
 #include "services/scheduler/runs/run_backends.h"
+#include "services/scheduler/runs/run_lifecycle.h"
 #include "services/scheduler/runs/run_outcome.h"
 
 namespace coffer::scheduler {
@@ -101,19 +102,15 @@ class RefreshBalancesRun : public std::enable_shared_from_this<RefreshBalancesRu
   void OnBatch(size_t first, size_t count, absl::StatusOr<v1::QueryBalancesResponse> reply);
   void WriteSnapshot();
   void OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> reply);
-  // Ends the run with `outcome` (once).
+  // Counts an answer; false when the run stops here (cancelled).
+  bool Answered();
   void Finish(RunOutcome outcome);
-  void FailWith(absl::Status status, const char* what);
+  void FailWith(absl::Status status, const char* what, const char* upstream);
+  // The counts and error summary as they stand, with `state`.
+  RunOutcome Outcome(v1::RunState state) const;
   // Calls progress_ with where the run stands (serialized: callbacks come
   // from several threads).
   void ReportProgress();
-  // Whether Cancel was called; if so, finishes CANCELLED when nothing is
-  // outstanding, and the caller must stop.
-  bool StopIfCancelled();
-  // Counts a call about to be made; false (no call) once cancelled or done.
-  bool StartCallLocked();
-  // The outcome's counts and error summary as they stand, with `state`.
-  RunOutcome OutcomeLocked(v1::RunState state) const;
 
   RunStorage* const storage_;
   RunFetcher* const fetcher_;
@@ -123,17 +120,16 @@ class RefreshBalancesRun : public std::enable_shared_from_this<RefreshBalancesRu
   const bool bypass_cache_;
   std::mutex progress_mutex_;
   ProgressCallback progress_;
+  RunLifecycle lifecycle_;
 
   mutable std::mutex mutex_;
-  DoneCallback done_;  // empty once called
   Stage stage_ = Stage::kBlocks;
-  std::optional<v1::Error> cancelled_;
-  int outstanding_ = 0;                     // calls made and not answered yet
   std::vector<std::string> tagged_chains_;  // for a block_tag other than latest
   std::vector<v1::BlockRef> blocks_;
   std::vector<std::string> accounts_;
   size_t next_account_ = 0;
   size_t accounts_done_ = 0;
+  uint32_t batches_out_ = 0;
   uint64_t batches_ = 0;
   std::vector<v1::BalanceItem> items_;
   uint64_t succeeded_ = 0;

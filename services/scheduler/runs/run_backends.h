@@ -29,6 +29,10 @@ class RunStorage {
                             Answer<v1::ListAccountsResponse> done) = 0;
   virtual void WriteSnapshot(const v1::WriteSnapshotRequest& request,
                              Answer<v1::WriteSnapshotResponse> done) = 0;
+  virtual void GetPortfolio(const v1::GetPortfolioRequest& request,
+                            Answer<v1::GetPortfolioResponse> done) = 0;
+  virtual void WritePrices(const v1::WritePricesRequest& request,
+                           Answer<v1::WritePricesResponse> done) = 0;
 };
 
 // The fetcher calls of runs.
@@ -39,6 +43,8 @@ class RunFetcher {
                              Answer<v1::ResolveBlocksResponse> done) = 0;
   virtual void QueryBalances(const v1::QueryBalancesRequest& request,
                              Answer<v1::QueryBalancesResponse> done) = 0;
+  virtual void QueryPrices(const v1::QueryPricesRequest& request,
+                           Answer<v1::QueryPricesResponse> done) = 0;
 };
 
 }  // namespace coffer::scheduler

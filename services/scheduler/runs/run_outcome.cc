@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace coffer::scheduler {
 
 void ErrorTally::Add(const v1::Error& error, const std::string& chain_id, uint64_t count) {
@@ -32,6 +34,30 @@ std::vector<v1::ErrorSummary> ErrorTally::Summary() const {
     entry.set_sample_message(group->sample_message);
   }
   return summary;
+}
+
+v1::Error ErrorOfStatus(const absl::Status& status, absl::string_view what,
+                        absl::string_view upstream) {
+  v1::Error error;
+  const int code = static_cast<int>(status.code());
+  error.set_code(code > 0 && v1::Error::Code_IsValid(code) ? static_cast<v1::Error::Code>(code)
+                                                           : v1::Error::UNKNOWN);
+  error.set_message(absl::StrCat(what, ": ", status.message()));
+  error.set_upstream(std::string(upstream));
+  return error;
+}
+
+std::string ChainOfAccount(absl::string_view account_id) {
+  const size_t first = account_id.find(':');
+  if (first == absl::string_view::npos) return "";
+  const size_t second = account_id.find(':', first + 1);
+  if (second == absl::string_view::npos) return "";
+  return std::string(account_id.substr(0, second));
+}
+
+std::string ChainOfAsset(absl::string_view asset_id) {
+  const size_t slash = asset_id.find('/');
+  return slash == absl::string_view::npos ? "" : std::string(asset_id.substr(0, slash));
 }
 
 v1::RunState StateOfItems(uint64_t succeeded, uint64_t failed) {

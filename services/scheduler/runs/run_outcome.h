@@ -13,6 +13,9 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 #include "coffer/v1/common.pb.h"
 #include "coffer/v1/storage.pb.h"
 
@@ -51,6 +54,18 @@ class ErrorTally {
   std::map<Key, Group> groups_;
   uint64_t failed_ = 0;
 };
+
+// A failed call as a run or item error, "what: message", naming the
+// upstream ("fetcher", "storage"). Canonical codes and
+// coffer.v1.Error.Code share their numbers.
+v1::Error ErrorOfStatus(const absl::Status& status, absl::string_view what,
+                        absl::string_view upstream);
+
+// The CAIP-2 chain of a CAIP-10 account id ("eip155:1:0xab.." -> "eip155:1")
+// or of a CAIP-19 asset id ("eip155:1/slip44:60" -> "eip155:1"); empty when
+// malformed.
+std::string ChainOfAccount(absl::string_view account_id);
+std::string ChainOfAsset(absl::string_view asset_id);
 
 // SUCCEEDED when nothing failed, PARTIAL when some items succeeded and some
 // failed, FAILED when items failed and none succeeded.

@@ -46,6 +46,13 @@ class FakeStorage : public RunStorage {
     std::move(done)(reply);
   }
 
+  void GetPortfolio(const v1::GetPortfolioRequest&, Answer<v1::GetPortfolioResponse>) override {
+    ADD_FAILURE() << "a balance refresh reads no portfolio";
+  }
+  void WritePrices(const v1::WritePricesRequest&, Answer<v1::WritePricesResponse>) override {
+    ADD_FAILURE() << "a balance refresh writes no prices";
+  }
+
   std::vector<std::string> accounts;
   absl::Status list_status;
   absl::Status write_status;
@@ -66,6 +73,10 @@ class FakeFetcher : public RunFetcher {
     pending.push_back({request, std::move(done)});
     ++calls;
     max_in_flight = std::max(max_in_flight, pending.size());
+  }
+
+  void QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
+    ADD_FAILURE() << "a balance refresh reads no prices";
   }
 
   // Answers the oldest pending call with `answer(request)`.
