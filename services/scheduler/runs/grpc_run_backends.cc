@@ -30,6 +30,22 @@ void GrpcRunStorage::WritePrices(const v1::WritePricesRequest& request,
   client_->Call(&v1::Storage::Stub::PrepareAsyncWritePrices, request, std::move(done), Options());
 }
 
+void GrpcRunStorage::Prune(const v1::PruneRequest& request, Answer<v1::PruneResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncPrune, request, std::move(done), Options());
+}
+
+absl::AnyInvocable<void()> GrpcRunStorage::Backup(
+    const v1::BackupRequest& request,
+    absl::AnyInvocable<void(const v1::BackupResponse&)> on_message,
+    absl::AnyInvocable<void(absl::Status) &&> done) {
+  grpc_util::CallOptions options;
+  options.timeout = absl::Hours(24);  // the run timeout (at most 24 h) cancels it first
+  grpc_util::StreamHandle stream =
+      client_->Stream(&v1::Storage::Stub::PrepareAsyncBackup, request, std::move(on_message),
+                      std::move(done), options);
+  return [stream]() mutable { stream.Cancel(); };
+}
+
 grpc_util::CallOptions GrpcRunFetcher::Options() const {
   grpc_util::CallOptions options;
   options.timeout = timeout_;

@@ -31,6 +31,12 @@ class GrpcRunStorage : public RunStorage {
                     Answer<v1::GetPortfolioResponse> done) override;
   void WritePrices(const v1::WritePricesRequest& request,
                    Answer<v1::WritePricesResponse> done) override;
+  void Prune(const v1::PruneRequest& request, Answer<v1::PruneResponse> done) override;
+  // Backups take as long as the database is large: the stream has no
+  // deadline of its own; the run's timeout cancels it.
+  absl::AnyInvocable<void()> Backup(const v1::BackupRequest& request,
+                                    absl::AnyInvocable<void(const v1::BackupResponse&)> on_message,
+                                    absl::AnyInvocable<void(absl::Status) &&> done) override;
 
  private:
   grpc_util::CallOptions Options() const;

@@ -33,6 +33,15 @@ class RunStorage {
                             Answer<v1::GetPortfolioResponse> done) = 0;
   virtual void WritePrices(const v1::WritePricesRequest& request,
                            Answer<v1::WritePricesResponse> done) = 0;
+  virtual void Prune(const v1::PruneRequest& request, Answer<v1::PruneResponse> done) = 0;
+  // Storage.Backup, a stream: `on_message` for each progress message (the
+  // last one carries the result), then `done` once. Answers a function that
+  // cancels the stream (storage then deletes the partial file); calling it
+  // after the end does nothing.
+  virtual absl::AnyInvocable<void()> Backup(
+      const v1::BackupRequest& request,
+      absl::AnyInvocable<void(const v1::BackupResponse&)> on_message,
+      absl::AnyInvocable<void(absl::Status) &&> done) = 0;
 };
 
 // The fetcher calls of runs.

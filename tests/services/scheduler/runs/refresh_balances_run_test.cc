@@ -52,6 +52,13 @@ class FakeStorage : public RunStorage {
   void WritePrices(const v1::WritePricesRequest&, Answer<v1::WritePricesResponse>) override {
     ADD_FAILURE() << "a balance refresh writes no prices";
   }
+  void Prune(const v1::PruneRequest&, Answer<v1::PruneResponse>) override { ADD_FAILURE(); }
+  absl::AnyInvocable<void()> Backup(const v1::BackupRequest&,
+                                    absl::AnyInvocable<void(const v1::BackupResponse&)>,
+                                    absl::AnyInvocable<void(absl::Status) &&>) override {
+    ADD_FAILURE();
+    return [] {};
+  }
 
   std::vector<std::string> accounts;
   absl::Status list_status;

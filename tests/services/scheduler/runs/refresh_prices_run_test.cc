@@ -37,6 +37,13 @@ class FakeStorage : public RunStorage {
     for (const std::string& asset : held) reply.add_assets()->set_asset_id(asset);
     std::move(done)(reply);
   }
+  void Prune(const v1::PruneRequest&, Answer<v1::PruneResponse>) override { ADD_FAILURE(); }
+  absl::AnyInvocable<void()> Backup(const v1::BackupRequest&,
+                                    absl::AnyInvocable<void(const v1::BackupResponse&)>,
+                                    absl::AnyInvocable<void(absl::Status) &&>) override {
+    ADD_FAILURE();
+    return [] {};
+  }
   void WritePrices(const v1::WritePricesRequest& request,
                    Answer<v1::WritePricesResponse> done) override {
     writes.push_back(request);
