@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 
 #include "coffer/v1/storage.pb.h"
+#include "services/scheduler/runs/run.h"
 #include "services/scheduler/runs/run_backends.h"
 #include "services/scheduler/runs/run_lifecycle.h"
 #include "services/scheduler/runs/run_outcome.h"
@@ -37,7 +38,7 @@ struct BackupRunOptions {
   absl::Time started_at;
 };
 
-class BackupRun : public std::enable_shared_from_this<BackupRun> {
+class BackupRun : public Run, public std::enable_shared_from_this<BackupRun> {
  public:
   using ProgressCallback = absl::AnyInvocable<void(const v1::Progress&)>;
 
@@ -46,7 +47,7 @@ class BackupRun : public std::enable_shared_from_this<BackupRun> {
                                           ProgressCallback progress,
                                           RunLifecycle::DoneCallback done);
   // Cancels the stream; the run ends CANCELLED when it closed.
-  void Cancel(v1::Error reason);
+  void Cancel(v1::Error reason) override;
 
   // Use Start.
   BackupRun(ProgressCallback progress, RunLifecycle::DoneCallback done);
@@ -67,14 +68,14 @@ struct PruneRunOptions {
   v1::PruneParams params;
 };
 
-class PruneRun : public std::enable_shared_from_this<PruneRun> {
+class PruneRun : public Run, public std::enable_shared_from_this<PruneRun> {
  public:
   // `storage` must outlive the run (until `done` ran).
   static std::shared_ptr<PruneRun> Start(RunStorage* storage, PruneRunOptions options,
                                          RunLifecycle::DoneCallback done);
   // Prune is one call: a cancel ends the run CANCELLED when it answered,
   // though storage may have deleted rows by then (the outcome says so).
-  void Cancel(v1::Error reason);
+  void Cancel(v1::Error reason) override;
 
   // Use Start.
   explicit PruneRun(RunLifecycle::DoneCallback done);

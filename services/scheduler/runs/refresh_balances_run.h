@@ -49,6 +49,7 @@
 
 #include "coffer/v1/fetcher.pb.h"
 #include "coffer/v1/storage.pb.h"
+#include "services/scheduler/runs/run.h"
 #include "services/scheduler/runs/run_backends.h"
 #include "services/scheduler/runs/run_lifecycle.h"
 #include "services/scheduler/runs/run_outcome.h"
@@ -72,7 +73,7 @@ struct RefreshBalancesRunOptions {
   absl::Time taken_at;
 };
 
-class RefreshBalancesRun : public std::enable_shared_from_this<RefreshBalancesRun> {
+class RefreshBalancesRun : public Run, public std::enable_shared_from_this<RefreshBalancesRun> {
  public:
   using ProgressCallback = absl::AnyInvocable<void(const v1::Progress&)>;
   using DoneCallback = absl::AnyInvocable<void(RunOutcome) &&>;
@@ -84,7 +85,7 @@ class RefreshBalancesRun : public std::enable_shared_from_this<RefreshBalancesRu
 
   // Stops the run: no new calls; ends CANCELLED with `reason` once the
   // outstanding ones answered. Idempotent; a no-op once it finished.
-  void Cancel(v1::Error reason);
+  void Cancel(v1::Error reason) override;
 
   // Use Start.
   RefreshBalancesRun(RunStorage* storage, RunFetcher* fetcher, RefreshBalancesRunOptions options,

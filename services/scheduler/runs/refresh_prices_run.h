@@ -33,6 +33,7 @@
 
 #include "coffer/v1/fetcher.pb.h"
 #include "coffer/v1/storage.pb.h"
+#include "services/scheduler/runs/run.h"
 #include "services/scheduler/runs/run_backends.h"
 #include "services/scheduler/runs/run_lifecycle.h"
 #include "services/scheduler/runs/run_outcome.h"
@@ -51,7 +52,7 @@ struct RefreshPricesRunOptions {
   bool forced = false;
 };
 
-class RefreshPricesRun : public std::enable_shared_from_this<RefreshPricesRun> {
+class RefreshPricesRun : public Run, public std::enable_shared_from_this<RefreshPricesRun> {
  public:
   using ProgressCallback = absl::AnyInvocable<void(const v1::Progress&)>;
 
@@ -63,7 +64,7 @@ class RefreshPricesRun : public std::enable_shared_from_this<RefreshPricesRun> {
 
   // Stops the run: no new calls; ends CANCELLED with `reason` once the
   // outstanding ones answered (a write already sent is reported as done).
-  void Cancel(v1::Error reason);
+  void Cancel(v1::Error reason) override;
 
   // Use Start.
   RefreshPricesRun(RunStorage* storage, RunFetcher* fetcher, RefreshPricesRunOptions options,
