@@ -40,9 +40,8 @@ absl::AnyInvocable<void()> GrpcRunStorage::Backup(
     absl::AnyInvocable<void(absl::Status) &&> done) {
   grpc_util::CallOptions options;
   options.timeout = absl::Hours(24);  // the run timeout (at most 24 h) cancels it first
-  grpc_util::StreamHandle stream =
-      client_->Stream(&v1::Storage::Stub::PrepareAsyncBackup, request, std::move(on_message),
-                      std::move(done), options);
+  grpc_util::StreamHandle stream = client_->Stream(&v1::Storage::Stub::PrepareAsyncBackup, request,
+                                                   std::move(on_message), std::move(done), options);
   return [stream]() mutable { stream.Cancel(); };
 }
 
