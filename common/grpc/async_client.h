@@ -42,7 +42,7 @@ struct CallOptions {
   // Zero: the client's default deadline.
   absl::Duration timeout = absl::ZeroDuration();
   // Extra request metadata ("authorization": "Bearer ...").
-  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<std::pair<std::string, std::string>> metadata = {};
   // Wait for the channel to connect instead of failing fast.
   bool wait_for_ready = false;
 };

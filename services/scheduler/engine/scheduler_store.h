@@ -71,9 +71,7 @@ class GrpcSchedulerStore : public SchedulerStore {
   void Call(
       typename grpc_util::AsyncClient<v1::Storage>::template UnaryPrepare<Request, Reply> prepare,
       const Request& request, Answer<Reply> done) {
-    grpc_util::CallOptions options;
-    options.timeout = timeout_;
-    client_->Call(prepare, request, std::move(done), options);
+    client_->Call(prepare, request, std::move(done), {.timeout = timeout_});
   }
 
   grpc_util::AsyncClient<v1::Storage>* const client_;

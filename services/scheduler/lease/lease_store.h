@@ -53,8 +53,6 @@ class GrpcLeaseStore : public LeaseStore {
                Done<v1::ReleaseLeaseResponse> done) override;
 
  private:
-  grpc_util::CallOptions Options() const;
-
   grpc_util::AsyncClient<v1::Storage>* const client_;
   const absl::Duration call_timeout_;
 };

@@ -4,34 +4,33 @@
 
 namespace coffer::scheduler {
 
-grpc_util::CallOptions GrpcRunStorage::Options() const {
-  grpc_util::CallOptions options;
-  options.timeout = timeout_;
-  return options;
-}
-
 void GrpcRunStorage::ListAccounts(const v1::ListAccountsRequest& request,
                                   Answer<v1::ListAccountsResponse> done) {
-  client_->Call(&v1::Storage::Stub::PrepareAsyncListAccounts, request, std::move(done), Options());
+  client_->Call(&v1::Storage::Stub::PrepareAsyncListAccounts, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunStorage::WriteSnapshot(const v1::WriteSnapshotRequest& request,
                                    Answer<v1::WriteSnapshotResponse> done) {
-  client_->Call(&v1::Storage::Stub::PrepareAsyncWriteSnapshot, request, std::move(done), Options());
+  client_->Call(&v1::Storage::Stub::PrepareAsyncWriteSnapshot, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunStorage::GetPortfolio(const v1::GetPortfolioRequest& request,
                                   Answer<v1::GetPortfolioResponse> done) {
-  client_->Call(&v1::Storage::Stub::PrepareAsyncGetPortfolio, request, std::move(done), Options());
+  client_->Call(&v1::Storage::Stub::PrepareAsyncGetPortfolio, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunStorage::WritePrices(const v1::WritePricesRequest& request,
                                  Answer<v1::WritePricesResponse> done) {
-  client_->Call(&v1::Storage::Stub::PrepareAsyncWritePrices, request, std::move(done), Options());
+  client_->Call(&v1::Storage::Stub::PrepareAsyncWritePrices, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunStorage::Prune(const v1::PruneRequest& request, Answer<v1::PruneResponse> done) {
-  client_->Call(&v1::Storage::Stub::PrepareAsyncPrune, request, std::move(done), Options());
+  client_->Call(&v1::Storage::Stub::PrepareAsyncPrune, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 absl::AnyInvocable<void()> GrpcRunStorage::Backup(
@@ -45,25 +44,22 @@ absl::AnyInvocable<void()> GrpcRunStorage::Backup(
   return [stream]() mutable { stream.Cancel(); };
 }
 
-grpc_util::CallOptions GrpcRunFetcher::Options() const {
-  grpc_util::CallOptions options;
-  options.timeout = timeout_;
-  return options;
-}
-
 void GrpcRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest& request,
                                    Answer<v1::ResolveBlocksResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncResolveBlocks, request, std::move(done), Options());
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncResolveBlocks, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunFetcher::QueryBalances(const v1::QueryBalancesRequest& request,
                                    Answer<v1::QueryBalancesResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done), Options());
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 void GrpcRunFetcher::QueryPrices(const v1::QueryPricesRequest& request,
                                  Answer<v1::QueryPricesResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryPrices, request, std::move(done), Options());
+  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryPrices, request, std::move(done),
+                {.timeout = timeout_});
 }
 
 }  // namespace coffer::scheduler

@@ -39,8 +39,6 @@ class GrpcRunStorage : public RunStorage {
                                     absl::AnyInvocable<void(absl::Status) &&> done) override;
 
  private:
-  grpc_util::CallOptions Options() const;
-
   grpc_util::AsyncClient<v1::Storage>* const client_;
   const absl::Duration timeout_;
 };
@@ -59,8 +57,6 @@ class GrpcRunFetcher : public RunFetcher {
                    Answer<v1::QueryPricesResponse> done) override;
 
  private:
-  grpc_util::CallOptions Options() const;
-
   grpc_util::AsyncClient<v1::Fetcher>* const client_;
   const absl::Duration timeout_;
 };
