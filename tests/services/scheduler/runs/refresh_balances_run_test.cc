@@ -195,6 +195,19 @@ TEST_F(RefreshBalancesRunTest, ReadsEveryAccountAtOnePinnedBlockAndWritesOneSnap
   EXPECT_FALSE(fetcher_.resolve_requests[0].bypass_cache());
 }
 
+TEST_F(RefreshBalancesRunTest, NoAccountsWritesAnEmptySnapshot) {
+  storage_.accounts.clear();
+  auto run = Start();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(outcome_->counts.items_total(), 0u);
+  EXPECT_EQ(fetcher_.calls, 0u);
+  // One snapshot per run, even an empty one: the run's blocks are recorded.
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].items_size(), 0);
+  EXPECT_EQ(storage_.written[0].blocks_size(), 1);
+}
+
 TEST_F(RefreshBalancesRunTest, EveryBatchReadsAtTheResolvedBlock) {
   std::vector<v1::QueryBalancesRequest> seen;
   auto answer = fetcher_.answer;
