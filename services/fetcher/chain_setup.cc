@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/chain/caip.h"
+#include "common/config/proto_duration.h"
 #include "services/fetcher/config/endpoint_url.h"
 #include "services/fetcher/config/fetcher_config_defaults.h"
 
@@ -13,7 +14,7 @@ absl::Duration ToDuration(const google::protobuf::Duration& duration, absl::Dura
   // A loaded config has its defaults applied; the fallback is for one built
   // by hand.
   if (duration.seconds() == 0 && duration.nanos() == 0) return fallback;
-  return DurationFromProto(duration);
+  return config::DurationFromProto(duration);
 }
 
 // The normal form of a configured id (validation accepted it already).

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "common/chain/caip.h"
+#include "common/config/proto_duration.h"
 #include "common/status/status_macros.h"
 #include "services/fetcher/chain_setup.h"
 #include "services/fetcher/chains/bitcoin/esplora_chain_reader.h"
@@ -26,8 +27,10 @@ HttpClient::Options HttpOptionsOf(const config::HttpConfig& http) {
     options.loop.max_host_connections = http.max_connections_per_host();
   }
   if (http.has_max_response_bytes()) options.loop.max_response_bytes = http.max_response_bytes();
-  if (http.has_backoff_base()) options.retry.base_delay = DurationFromProto(http.backoff_base());
-  if (http.has_backoff_cap()) options.retry.max_delay = DurationFromProto(http.backoff_cap());
+  if (http.has_backoff_base())
+    options.retry.base_delay = config::DurationFromProto(http.backoff_base());
+  if (http.has_backoff_cap())
+    options.retry.max_delay = config::DurationFromProto(http.backoff_cap());
   return options;
 }
 
@@ -50,10 +53,10 @@ absl::StatusOr<std::unique_ptr<FetcherRuntime>> FetcherRuntime::Create(
   const config::HttpConfig& http = config.http();
   HttpUpstreamTransport::Options transport_options;
   if (http.has_connect_timeout()) {
-    transport_options.connect_timeout = DurationFromProto(http.connect_timeout());
+    transport_options.connect_timeout = config::DurationFromProto(http.connect_timeout());
   }
   if (http.has_request_timeout()) {
-    transport_options.request_timeout = DurationFromProto(http.request_timeout());
+    transport_options.request_timeout = config::DurationFromProto(http.request_timeout());
   }
   if (http.has_max_attempts())
     transport_options.max_attempts = static_cast<int>(http.max_attempts());
@@ -150,7 +153,7 @@ absl::Status FetcherRuntime::AddPriceSources(const config::FetcherConfig& config
   }
   CoinGeckoOptions options;
   const config::PriceSourceConfig& first = config.price_sources(0);
-  if (first.has_ttl()) options.ttl = DurationFromProto(first.ttl());
+  if (first.has_ttl()) options.ttl = config::DurationFromProto(first.ttl());
   if (first.has_max_ids_per_request()) options.max_ids_per_request = first.max_ids_per_request();
   options.request_timeout = transport.request_timeout * transport.max_attempts;
   for (const config::ChainConfig& chain : config.chains()) {

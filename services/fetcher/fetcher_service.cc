@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "common/chain/caip.h"
+#include "common/config/proto_duration.h"
 #include "services/fetcher/config/fetcher_config_defaults.h"
 
 namespace coffer::fetcher {
@@ -245,7 +246,7 @@ void FetcherService::HandleListUpstreams(grpc_util::CallContext& /*context*/,
     for (v1::EndpointStatus& source : options_.prices->Status()) {
       *reply->add_price_sources() = std::move(source);
     }
-    *reply->mutable_price_ttl() = DurationToProto(options_.prices->ttl());
+    *reply->mutable_price_ttl() = config::DurationToProto(options_.prices->ttl());
   }
   done(absl::OkStatus());
 }

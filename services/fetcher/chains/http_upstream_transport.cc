@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/config/proto_duration.h"
 #include "services/fetcher/config/fetcher_config_defaults.h"
 #include "services/fetcher/http/retry_policy.h"
 
@@ -59,7 +60,7 @@ void HttpUpstreamTransport::Describe(size_t endpoint, v1::EndpointStatus* status
   status->set_in_flight(stats.in_flight);
   status->set_latency_p50_ms(absl::ToDoubleMilliseconds(stats.p50_latency));
   status->set_latency_p99_ms(absl::ToDoubleMilliseconds(stats.p99_latency));
-  *status->mutable_rate_limit_wait() = DurationToProto(stats.limiter_wait);
+  *status->mutable_rate_limit_wait() = config::DurationToProto(stats.limiter_wait);
 }
 
 }  // namespace coffer::fetcher

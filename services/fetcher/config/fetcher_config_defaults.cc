@@ -9,12 +9,13 @@
 
 #include "common/chain/caip.h"
 #include "common/chain/evm_address.h"
+#include "common/config/proto_duration.h"
 
 namespace coffer::fetcher {
 namespace {
 
 void SetDefaultDuration(google::protobuf::Duration* field, bool has, absl::Duration value) {
-  if (!has) *field = DurationToProto(value);
+  if (!has) *field = config::DurationToProto(value);
 }
 
 // Writes the normal form of an asset id that parses; leaves the rest for
@@ -129,18 +130,6 @@ void ApplyFetcherConfigDefaults(config::FetcherConfig* config) {
   for (int i = 0; i < config->price_sources_size(); ++i) {
     ApplyPriceSourceDefaults(i, config->mutable_price_sources(i));
   }
-}
-
-absl::Duration DurationFromProto(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
-
-google::protobuf::Duration DurationToProto(absl::Duration duration) {
-  google::protobuf::Duration proto;
-  const int64_t seconds = absl::IDivDuration(duration, absl::Seconds(1), &duration);
-  proto.set_seconds(seconds);
-  proto.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(duration)));
-  return proto;
 }
 
 }  // namespace coffer::fetcher

@@ -5,14 +5,13 @@
 //
 //   config::FetcherConfig config = ...;   // parsed from a file
 //   ApplyFetcherConfigDefaults(&config);  // now every limit is set
-//   absl::Duration ttl = DurationFromProto(config.price_sources(0).ttl());
+//   absl::Duration ttl = config::DurationFromProto(config.price_sources(0).ttl());
 #ifndef COFFER_SERVICES_FETCHER_CONFIG_FETCHER_CONFIG_DEFAULTS_H_
 #define COFFER_SERVICES_FETCHER_CONFIG_FETCHER_CONFIG_DEFAULTS_H_
 
 #include <cstdint>
 
 #include "absl/time/time.h"
-#include "google/protobuf/duration.pb.h"
 
 #include "coffer/config/fetcher_config.pb.h"
 
@@ -53,12 +52,6 @@ inline constexpr uint64_t kDefaultMaxResponseBytes = uint64_t{64} << 20;
 // addresses that parse in their normal form (EIP-55), so the service
 // compares configured assets with request ids as plain strings. Idempotent.
 void ApplyFetcherConfigDefaults(config::FetcherConfig* config);
-
-// google.protobuf.Duration <-> absl::Duration. DurationFromProto does not
-// validate: ValidateFetcherConfig has checked the durations of a loaded
-// config.
-absl::Duration DurationFromProto(const google::protobuf::Duration& duration);
-google::protobuf::Duration DurationToProto(absl::Duration duration);
 
 }  // namespace coffer::fetcher
 

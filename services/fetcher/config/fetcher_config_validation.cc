@@ -14,6 +14,7 @@
 #include "common/chain/amount.h"
 #include "common/chain/caip.h"
 #include "common/chain/evm_address.h"
+#include "common/config/proto_duration.h"
 #include "common/config/validation.h"
 #include "services/fetcher/chains/bitcoin/bitcoin_network.h"
 #include "services/fetcher/config/endpoint_url.h"
@@ -93,7 +94,8 @@ void CheckPositiveDuration(bool has, const google::protobuf::Duration& duration,
                      !(duration.seconds() > 0 && duration.nanos() < 0) &&
                      !(duration.seconds() < 0 && duration.nanos() > 0);
   if (!errors->Check(valid, path, "is not a valid duration")) return;
-  errors->Check(DurationFromProto(duration) > absl::ZeroDuration(), path, "must be positive");
+  errors->Check(config::DurationFromProto(duration) > absl::ZeroDuration(), path,
+                "must be positive");
 }
 
 void CheckRange(bool has, uint64_t value, uint64_t min, uint64_t max, const FieldPath& path,
@@ -258,9 +260,10 @@ void CheckChain(const config::ChainConfig& chain, const FieldPath& path, Upstrea
   CheckPositiveDuration(chain.has_max_cooldown(), chain.max_cooldown(), path.Field("max_cooldown"),
                         errors);
   const absl::Duration cooldown =
-      chain.has_cooldown() ? DurationFromProto(chain.cooldown()) : kDefaultCooldown;
-  const absl::Duration max_cooldown =
-      chain.has_max_cooldown() ? DurationFromProto(chain.max_cooldown()) : kDefaultMaxCooldown;
+      chain.has_cooldown() ? config::DurationFromProto(chain.cooldown()) : kDefaultCooldown;
+  const absl::Duration max_cooldown = chain.has_max_cooldown()
+                                          ? config::DurationFromProto(chain.max_cooldown())
+                                          : kDefaultMaxCooldown;
   errors->Check(max_cooldown >= cooldown, path.Field("max_cooldown"), "must be at least cooldown");
 }
 
@@ -292,10 +295,11 @@ void CheckHttp(const config::HttpConfig& http, const FieldPath& path, FieldError
                         errors);
   CheckPositiveDuration(http.has_backoff_cap(), http.backoff_cap(), path.Field("backoff_cap"),
                         errors);
-  const absl::Duration base =
-      http.has_backoff_base() ? DurationFromProto(http.backoff_base()) : kDefaultBackoffBase;
+  const absl::Duration base = http.has_backoff_base()
+                                  ? config::DurationFromProto(http.backoff_base())
+                                  : kDefaultBackoffBase;
   const absl::Duration cap =
-      http.has_backoff_cap() ? DurationFromProto(http.backoff_cap()) : kDefaultBackoffCap;
+      http.has_backoff_cap() ? config::DurationFromProto(http.backoff_cap()) : kDefaultBackoffCap;
   errors->Check(cap >= base, path.Field("backoff_cap"), "must be at least backoff_base");
   CheckRange(http.has_max_response_bytes(), http.max_response_bytes(), kMinResponseBytes,
              kMaxResponseBytesLimit, path.Field("max_response_bytes"), errors);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/config/proto_duration.h"
 #include "common/exec/thread_name.h"
 #include "common/log/fmt_absl.h"
 
@@ -63,10 +64,6 @@ void SetDuration(absl::Duration duration, google::protobuf::Duration* proto) {
   const int64_t seconds = absl::IDivDuration(duration, absl::Seconds(1), &duration);
   proto->set_seconds(seconds);
   proto->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(duration)));
-}
-
-absl::Duration DurationOf(const google::protobuf::Duration& proto) {
-  return absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
 }
 
 }  // namespace
@@ -344,9 +341,9 @@ absl::Time LeaseKeeper::HeldUntil(const PendingCall& call, const v1::Lease& leas
   // Storage's remaining is time on storage's clock from when it answered,
   // which came after call.sent_at: counting it from sent_at on our clock
   // only ever ends early. Without it, nothing is known to be left.
-  const absl::Duration remaining = lease.has_remaining()
-                                       ? std::min(options_.ttl, DurationOf(lease.remaining()))
-                                       : absl::ZeroDuration();
+  const absl::Duration remaining =
+      lease.has_remaining() ? std::min(options_.ttl, config::DurationFromProto(lease.remaining()))
+                            : absl::ZeroDuration();
   return call.sent_at + remaining - options_.safety_margin;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/config/proto_duration.h"
 #include "services/scheduler/schedule/schedule_boundaries.h"
 
 namespace coffer::scheduler {
@@ -44,7 +45,7 @@ std::string TruncateUtf8(absl::string_view text, size_t max_bytes) {
 absl::StatusOr<NextRun> ComputeNextRun(const v1::Schedule& schedule, uint32_t consecutive_failures,
                                        const FinishedRun& run, absl::Time now,
                                        JitterSource& jitter) {
-  const absl::Duration interval = DurationFromProto(schedule.interval());
+  const absl::Duration interval = config::DurationFromProto(schedule.interval());
   NextRun next;
   next.consecutive_failures = consecutive_failures;
   switch (run.state) {

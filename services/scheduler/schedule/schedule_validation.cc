@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/config/proto_duration.h"
 #include "common/config/validation.h"
 
 namespace coffer::scheduler {
@@ -37,7 +38,7 @@ bool CheckWellFormed(const google::protobuf::Duration& duration, const FieldPath
 void CheckDuration(const google::protobuf::Duration& duration, const FieldPath& path,
                    absl::Duration min, absl::Duration max, FieldErrors* errors) {
   if (!CheckWellFormed(duration, path, errors)) return;
-  const absl::Duration value = DurationFromProto(duration);
+  const absl::Duration value = config::DurationFromProto(duration);
   if (!errors->Check(value >= min, path,
                      absl::StrCat("must be at least ", absl::FormatDuration(min), ", not ",
                                   absl::FormatDuration(value)))) {
@@ -50,13 +51,14 @@ void CheckDuration(const google::protobuf::Duration& duration, const FieldPath& 
 
 void CheckBackoff(const v1::Backoff& backoff, const FieldPath& path, FieldErrors* errors) {
   const FieldPath initial_path = path.Field("initial");
-  bool initial_ok = CheckWellFormed(backoff.initial(), initial_path, errors) &&
-                    errors->Check(DurationFromProto(backoff.initial()) > absl::ZeroDuration(),
-                                  initial_path, "must be positive");
+  bool initial_ok =
+      CheckWellFormed(backoff.initial(), initial_path, errors) &&
+      errors->Check(config::DurationFromProto(backoff.initial()) > absl::ZeroDuration(),
+                    initial_path, "must be positive");
   const FieldPath max_path = path.Field("max");
   if (CheckWellFormed(backoff.max(), max_path, errors) && initial_ok) {
-    const absl::Duration initial = DurationFromProto(backoff.initial());
-    errors->Check(DurationFromProto(backoff.max()) >= initial, max_path,
+    const absl::Duration initial = config::DurationFromProto(backoff.initial());
+    errors->Check(config::DurationFromProto(backoff.max()) >= initial, max_path,
                   absl::StrCat("must be at least initial (", absl::FormatDuration(initial), ")"));
   }
   const double multiplier = backoff.multiplier();
@@ -86,12 +88,8 @@ absl::Status ValidateSchedule(const v1::Schedule& schedule, absl::string_view fi
   return errors.ToStatus();
 }
 
-absl::Duration DurationFromProto(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
-
 absl::Duration EffectiveRunTimeout(const v1::Schedule& schedule, absl::Duration kind_default) {
-  const absl::Duration timeout = DurationFromProto(schedule.run_timeout());
+  const absl::Duration timeout = config::DurationFromProto(schedule.run_timeout());
   return timeout == absl::ZeroDuration() ? kind_default : timeout;
 }
 
@@ -99,8 +97,8 @@ BackoffPolicy EffectiveBackoff(const v1::Schedule& schedule) {
   BackoffPolicy policy;
   if (!schedule.has_backoff()) return policy;
   const v1::Backoff& backoff = schedule.backoff();
-  policy.initial = DurationFromProto(backoff.initial());
-  policy.max = DurationFromProto(backoff.max());
+  policy.initial = config::DurationFromProto(backoff.initial());
+  policy.max = config::DurationFromProto(backoff.max());
   if (backoff.multiplier() != 0) policy.multiplier = backoff.multiplier();
   return policy;
 }

@@ -44,9 +44,6 @@ struct BackoffPolicy {
 [[nodiscard]] absl::Status ValidateSchedule(const v1::Schedule& schedule,
                                             absl::string_view field = "schedule");
 
-// The field's value; does not validate (ValidateSchedule does).
-absl::Duration DurationFromProto(const google::protobuf::Duration& duration);
-
 // schedule.run_timeout, or `kind_default` when it is 0.
 absl::Duration EffectiveRunTimeout(const v1::Schedule& schedule,
                                    absl::Duration kind_default = kDefaultRunTimeout);

@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "common/config/proto_duration.h"
 #include "services/fetcher/config/endpoint_url.h"
 
 namespace coffer::fetcher {
@@ -68,7 +69,7 @@ TEST(FetcherConfigTest, ExampleFileLoadsAndValidates) {
 
   ASSERT_EQ(loaded->price_sources_size(), 1);
   EXPECT_EQ(loaded->price_sources(0).name(), "coingecko");
-  EXPECT_EQ(DurationFromProto(loaded->price_sources(0).ttl()), absl::Seconds(60));
+  EXPECT_EQ(config::DurationFromProto(loaded->price_sources(0).ttl()), absl::Seconds(60));
   EXPECT_EQ(loaded->price_sources(0).headers(0).value_env(), "COINGECKO_API_KEY");
 }
 
@@ -92,8 +93,8 @@ TEST(FetcherConfigTest, DefaultsFillUnsetFieldsAndNormalizeIds) {
   EXPECT_EQ(chain.name(), "eip155:10");
   EXPECT_EQ(chain.kind(), v1::CHAIN_KIND_EVM);
   EXPECT_EQ(chain.aggregate_size(), 500u);
-  EXPECT_EQ(DurationFromProto(chain.cooldown()), absl::Seconds(5));
-  EXPECT_EQ(DurationFromProto(chain.max_cooldown()), absl::Minutes(5));
+  EXPECT_EQ(config::DurationFromProto(chain.cooldown()), absl::Seconds(5));
+  EXPECT_EQ(config::DurationFromProto(chain.max_cooldown()), absl::Minutes(5));
   const config::EndpointConfig& endpoint = chain.endpoints(0);
   EXPECT_EQ(endpoint.name(), "eip155:10-0");
   EXPECT_EQ(endpoint.burst(), 3u);  // 2.5 rounded up
@@ -106,14 +107,14 @@ TEST(FetcherConfigTest, DefaultsFillUnsetFieldsAndNormalizeIds) {
   EXPECT_EQ(source.name(), "price-0");
   EXPECT_EQ(source.max_ids_per_request(), 100u);
   EXPECT_EQ(source.max_concurrency(), 4u);
-  EXPECT_EQ(DurationFromProto(source.ttl()), absl::Seconds(60));
+  EXPECT_EQ(config::DurationFromProto(source.ttl()), absl::Seconds(60));
   EXPECT_FALSE(source.has_requests_per_second());
   const config::HttpConfig& http = loaded->http();
-  EXPECT_EQ(DurationFromProto(http.connect_timeout()), absl::Seconds(5));
-  EXPECT_EQ(DurationFromProto(http.request_timeout()), absl::Seconds(30));
+  EXPECT_EQ(config::DurationFromProto(http.connect_timeout()), absl::Seconds(5));
+  EXPECT_EQ(config::DurationFromProto(http.request_timeout()), absl::Seconds(30));
   EXPECT_EQ(http.max_attempts(), 3u);
-  EXPECT_EQ(DurationFromProto(http.backoff_base()), absl::Milliseconds(100));
-  EXPECT_EQ(DurationFromProto(http.backoff_cap()), absl::Seconds(10));
+  EXPECT_EQ(config::DurationFromProto(http.backoff_base()), absl::Milliseconds(100));
+  EXPECT_EQ(config::DurationFromProto(http.backoff_cap()), absl::Seconds(10));
   EXPECT_EQ(http.max_response_bytes(), uint64_t{64} << 20);
 
   config::FetcherConfig again = *loaded;
@@ -163,9 +164,9 @@ TEST(FetcherConfigTest, MissingFileIsNotFound) {
 TEST(FetcherConfigTest, DurationsRoundTrip) {
   for (absl::Duration d : {absl::ZeroDuration(), absl::Milliseconds(1500), absl::Seconds(-3),
                            absl::Nanoseconds(-1500000001)}) {
-    EXPECT_EQ(DurationFromProto(DurationToProto(d)), d);
+    EXPECT_EQ(config::DurationFromProto(config::DurationToProto(d)), d);
   }
-  google::protobuf::Duration proto = DurationToProto(absl::Milliseconds(-1500));
+  google::protobuf::Duration proto = config::DurationToProto(absl::Milliseconds(-1500));
   EXPECT_EQ(proto.seconds(), -1);
   EXPECT_EQ(proto.nanos(), -500'000'000);
 }

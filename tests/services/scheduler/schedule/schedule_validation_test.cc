@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 
+#include "common/config/proto_duration.h"
+
 namespace coffer::scheduler {
 namespace {
 
@@ -210,9 +212,9 @@ TEST(EffectiveBackoffTest, SetFieldsApplyAndZeroMultiplierMeansTwo) {
 TEST(DurationFromProtoTest, AddsSecondsAndNanosOfEitherSign) {
   google::protobuf::Duration duration;
   SetDuration(&duration, 2, 250'000'000);
-  EXPECT_EQ(DurationFromProto(duration), absl::Milliseconds(2250));
+  EXPECT_EQ(config::DurationFromProto(duration), absl::Milliseconds(2250));
   SetDuration(&duration, -2, -250'000'000);
-  EXPECT_EQ(DurationFromProto(duration), absl::Milliseconds(-2250));
+  EXPECT_EQ(config::DurationFromProto(duration), absl::Milliseconds(-2250));
 }
 
 }  // namespace
