@@ -8,24 +8,14 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
+#include "tests/services/scheduler/runs/unexpected_backends.h"
+
 namespace coffer::scheduler {
 namespace {
 
 // Storage whose backup stream and prune the test drives.
-class FakeStorage : public RunStorage {
+class FakeStorage : public UnexpectedRunStorage {
  public:
-  void ListAccounts(const v1::ListAccountsRequest&, Answer<v1::ListAccountsResponse>) override {
-    ADD_FAILURE();
-  }
-  void WriteSnapshot(const v1::WriteSnapshotRequest&, Answer<v1::WriteSnapshotResponse>) override {
-    ADD_FAILURE();
-  }
-  void GetPortfolio(const v1::GetPortfolioRequest&, Answer<v1::GetPortfolioResponse>) override {
-    ADD_FAILURE();
-  }
-  void WritePrices(const v1::WritePricesRequest&, Answer<v1::WritePricesResponse>) override {
-    ADD_FAILURE();
-  }
   void Prune(const v1::PruneRequest& request, Answer<v1::PruneResponse> done) override {
     prune_request = request;
     prune_done = std::move(done);

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
+#include "tests/services/scheduler/runs/unexpected_backends.h"
+
 namespace coffer::scheduler {
 namespace {
 
@@ -21,7 +23,7 @@ constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606e
 std::string Account(int i) { return absl::StrCat("eip155:1:0x", 1000000 + i); }
 
 // Storage with `accounts` registered, answering at once; records the write.
-class FakeStorage : public RunStorage {
+class FakeStorage : public UnexpectedRunStorage {
  public:
   void ListAccounts(const v1::ListAccountsRequest& request,
                     Answer<v1::ListAccountsResponse> done) override {
@@ -46,20 +48,6 @@ class FakeStorage : public RunStorage {
     std::move(done)(reply);
   }
 
-  void GetPortfolio(const v1::GetPortfolioRequest&, Answer<v1::GetPortfolioResponse>) override {
-    ADD_FAILURE() << "a balance refresh reads no portfolio";
-  }
-  void WritePrices(const v1::WritePricesRequest&, Answer<v1::WritePricesResponse>) override {
-    ADD_FAILURE() << "a balance refresh writes no prices";
-  }
-  void Prune(const v1::PruneRequest&, Answer<v1::PruneResponse>) override { ADD_FAILURE(); }
-  absl::AnyInvocable<void()> Backup(const v1::BackupRequest&,
-                                    absl::AnyInvocable<void(const v1::BackupResponse&)>,
-                                    absl::AnyInvocable<void(absl::Status) &&>) override {
-    ADD_FAILURE();
-    return [] {};
-  }
-
   std::vector<std::string> accounts;
   absl::Status list_status;
   absl::Status write_status;
@@ -68,7 +56,7 @@ class FakeStorage : public RunStorage {
 };
 
 // A fetcher whose balance calls wait until the test answers them.
-class FakeFetcher : public RunFetcher {
+class FakeFetcher : public UnexpectedRunFetcher {
  public:
   void ResolveBlocks(const v1::ResolveBlocksRequest& request,
                      Answer<v1::ResolveBlocksResponse> done) override {
@@ -80,10 +68,6 @@ class FakeFetcher : public RunFetcher {
     pending.push_back({request, std::move(done)});
     ++calls;
     max_in_flight = std::max(max_in_flight, pending.size());
-  }
-
-  void QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
-    ADD_FAILURE() << "a balance refresh reads no prices";
   }
 
   // Answers the oldest pending call with `answer(request)`.

@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
+#include "tests/services/scheduler/runs/unexpected_backends.h"
+
 namespace coffer::scheduler {
 namespace {
 
@@ -21,14 +23,8 @@ constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606e
 constexpr char kBtc[] = "bip122:000000000019d6689c085ae165831e93/slip44:0";
 
 // Storage holding `held`, answering at once; records the price writes.
-class FakeStorage : public RunStorage {
+class FakeStorage : public UnexpectedRunStorage {
  public:
-  void ListAccounts(const v1::ListAccountsRequest&, Answer<v1::ListAccountsResponse>) override {
-    ADD_FAILURE() << "a price refresh lists no accounts";
-  }
-  void WriteSnapshot(const v1::WriteSnapshotRequest&, Answer<v1::WriteSnapshotResponse>) override {
-    ADD_FAILURE() << "a price refresh writes no snapshot";
-  }
   void GetPortfolio(const v1::GetPortfolioRequest& request,
                     Answer<v1::GetPortfolioResponse> done) override {
     EXPECT_TRUE(request.quote_currency().empty());
@@ -36,13 +32,6 @@ class FakeStorage : public RunStorage {
     v1::GetPortfolioResponse reply;
     for (const std::string& asset : held) reply.add_assets()->set_asset_id(asset);
     std::move(done)(reply);
-  }
-  void Prune(const v1::PruneRequest&, Answer<v1::PruneResponse>) override { ADD_FAILURE(); }
-  absl::AnyInvocable<void()> Backup(const v1::BackupRequest&,
-                                    absl::AnyInvocable<void(const v1::BackupResponse&)>,
-                                    absl::AnyInvocable<void(absl::Status) &&>) override {
-    ADD_FAILURE();
-    return [] {};
   }
   void WritePrices(const v1::WritePricesRequest& request,
                    Answer<v1::WritePricesResponse> done) override {
@@ -59,14 +48,8 @@ class FakeStorage : public RunStorage {
 
 // Prices every asset at 2 in any quote, except those in `unmapped`; calls
 // wait until the test answers them.
-class FakeFetcher : public RunFetcher {
+class FakeFetcher : public UnexpectedRunFetcher {
  public:
-  void ResolveBlocks(const v1::ResolveBlocksRequest&, Answer<v1::ResolveBlocksResponse>) override {
-    ADD_FAILURE() << "a price refresh resolves no blocks";
-  }
-  void QueryBalances(const v1::QueryBalancesRequest&, Answer<v1::QueryBalancesResponse>) override {
-    ADD_FAILURE() << "a price refresh reads no balances";
-  }
   void QueryPrices(const v1::QueryPricesRequest& request,
                    Answer<v1::QueryPricesResponse> done) override {
     requests.push_back(request);
