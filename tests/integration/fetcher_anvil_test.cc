@@ -19,6 +19,7 @@
 #include "coffer/v1/fetcher.grpc.pb.h"
 #include "tests/integration/integration_test_base.h"
 #include "tests/testing/anvil.h"
+#include "tests/testing/anvil_fetcher_config.h"
 #include "tests/testing/test_contracts.h"
 
 namespace coffer::testing {
@@ -26,8 +27,8 @@ namespace {
 
 using v1::Fetcher;
 
-constexpr char kChain[] = "eip155:31337";
-constexpr char kEther[] = "eip155:31337/slip44:60";
+constexpr const char* kChain = kAnvilChain;
+constexpr const char* kEther = kAnvilEther;
 
 // Deterministic addresses nobody funded: 0x0000...00c0ffee<n>.
 std::string Address(int n) { return absl::StrFormat("0x%040x", 0xc0ffee00000ULL + n); }
@@ -47,7 +48,7 @@ class FetcherAnvilTest : public IntegrationTestBase {
     multicall_ = *multicall;
   }
 
-  std::string TokenAsset() const { return absl::StrCat(kChain, "/erc20:", token_); }
+  std::string TokenAsset() const { return AnvilTokenAsset(token_); }
 
   // Starts the fetcher on a config for this node; `multicall` and
   // `aggregate_size` as the chain config says (empty: the scanner).
@@ -55,14 +56,10 @@ class FetcherAnvilTest : public IntegrationTestBase {
                                                                 int aggregate_size = 500,
                                                                 int batch_size = 100) {
     const std::string path = absl::StrCat(directory(), "/fetcher-", ++configs_, ".textproto");
-    std::ofstream(path) << absl::StrCat(
-        "chains {\n  chain_id: \"", kChain, "\"\n  name: \"anvil\"\n  kind: CHAIN_KIND_EVM\n",
-        "  endpoints { name: \"anvil-0\" url: \"", node_->url(), "\" batch_size: ", batch_size,
-        " }\n", "  native_asset { asset_id: \"", kEther,
-        "\" symbol: \"ETH\" name: \"Ether\" decimals: 18 }\n", "  tokens { asset_id: \"",
-        TokenAsset(), "\" symbol: \"CTST\" name: \"Coffer Test\" }\n",
-        multicall.empty() ? "" : absl::StrCat("  multicall_address: \"", multicall, "\"\n"),
-        "  aggregate_size: ", aggregate_size, "\n}\n");
+    std::ofstream(path) << AnvilFetcherConfig(*node_, {.token = token_,
+                                                       .multicall = multicall,
+                                                       .aggregate_size = aggregate_size,
+                                                       .batch_size = batch_size});
     ServiceProcess& fetcher = StartService(Service::kFetcher, {absl::StrCat("--config=", path)});
     return Client<Fetcher>(fetcher);
   }

@@ -17,6 +17,7 @@
 #include "services/scheduler/runs/refresh_balances_run.h"
 #include "tests/integration/integration_test_base.h"
 #include "tests/testing/anvil.h"
+#include "tests/testing/anvil_fetcher_config.h"
 #include "tests/testing/test_contracts.h"
 
 namespace coffer::testing {
@@ -27,8 +28,8 @@ using scheduler::RunOutcome;
 using v1::Fetcher;
 using v1::Storage;
 
-constexpr char kChain[] = "eip155:31337";
-constexpr char kEther[] = "eip155:31337/slip44:60";
+constexpr const char* kChain = kAnvilChain;
+constexpr const char* kEther = kAnvilEther;
 
 std::string Address(int n) { return absl::StrFormat("0x%040x", 0xbeef00000ULL + n); }
 
@@ -41,15 +42,11 @@ class SchedulerRefreshRunTest : public IntegrationTestBase {
     node_ = *std::move(node);
     absl::StatusOr<std::string> token = DeployTestToken(*node_, 6);
     ASSERT_TRUE(token.ok()) << token.status();
-    token_asset_ = absl::StrCat(kChain, "/erc20:", *token);
+    token_asset_ = AnvilTokenAsset(*token);
     token_ = *token;
 
     const std::string config = absl::StrCat(directory(), "/fetcher.textproto");
-    std::ofstream(config) << absl::StrCat(
-        "chains {\n  chain_id: \"", kChain, "\"\n  name: \"anvil\"\n  kind: CHAIN_KIND_EVM\n",
-        "  endpoints { name: \"anvil-0\" url: \"", node_->url(), "\" }\n",
-        "  native_asset { asset_id: \"", kEther, "\" symbol: \"ETH\" decimals: 18 }\n",
-        "  tokens { asset_id: \"", token_asset_, "\" symbol: \"CTST\" }\n}\n");
+    std::ofstream(config) << AnvilFetcherConfig(*node_, {.token = token_});
     fetcher_client_ =
         Client<Fetcher>(StartService(Service::kFetcher, {absl::StrCat("--config=", config)}));
     storage_client_ = Client<Storage>(StartService(Service::kStorage));
