@@ -1,6 +1,9 @@
 #include "services/scheduler/lease/waitable_clock.h"
 
+#include <algorithm>
 #include <chrono>
+
+#include "absl/time/clock.h"
 
 #include "common/exec/condition_wait.h"
 
@@ -41,6 +44,13 @@ absl::Time SteadyClock::Now() const {
 void SteadyClock::WaitUntil(absl::Time deadline, Wakeup& wakeup) {
   // Waits measured on steady_clock too (WaitWithTimeout), so the two agree.
   wakeup.Wait(deadline - Now(), [] { return false; });
+}
+
+absl::Time WallClock::Now() const { return absl::Now(); }
+
+void WallClock::WaitUntil(absl::Time deadline, Wakeup& wakeup) {
+  const absl::Duration step = std::min(deadline - Now(), absl::Seconds(1));
+  wakeup.Wait(step, [] { return false; });
 }
 
 }  // namespace coffer::scheduler

@@ -79,6 +79,17 @@ class SteadyClock : public WaitableClock {
   void WaitUntil(absl::Time deadline, Wakeup& wakeup) override;
 };
 
+// The wall clock (absl::Now()), for what is scheduled in wall time: a
+// task's next_run_time is stored as a timestamp people read. A wait returns
+// after at most one second even before its deadline (callers look at the
+// time again and wait on), so a wall clock that jumps (NTP) delays what is
+// due by at most that second.
+class WallClock : public WaitableClock {
+ public:
+  absl::Time Now() const override;
+  void WaitUntil(absl::Time deadline, Wakeup& wakeup) override;
+};
+
 }  // namespace coffer::scheduler
 
 #endif  // COFFER_SERVICES_SCHEDULER_LEASE_WAITABLE_CLOCK_H_

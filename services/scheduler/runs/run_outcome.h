@@ -26,12 +26,12 @@ inline constexpr int kMaxErrorSummaryGroups = 20;
 
 struct RunOutcome {
   v1::RunState state = v1::RUN_STATE_UNSPECIFIED;
-  v1::RunCounts counts;
+  v1::RunCounts counts = {};
   // Why the run failed, was cancelled or timed out; unset otherwise.
-  v1::Error error;
-  std::vector<v1::ErrorSummary> error_summary;
+  v1::Error error = {};
+  std::vector<v1::ErrorSummary> error_summary = {};
   // The snapshot a balance refresh wrote; empty when it wrote none.
-  std::string snapshot_id;
+  std::string snapshot_id = {};
 };
 
 // Failed items grouped by (code, upstream, chain).
