@@ -9,8 +9,9 @@ namespace coffer::grpc_util {
 using grpc::health::v1::Health;
 
 HealthService::HealthService(std::vector<std::string> services) {
-  statuses_[""] = HealthCheckResponse::NOT_SERVING;
-  for (auto& service : services) statuses_[service] = HealthCheckResponse::NOT_SERVING;
+  own_.push_back("");
+  for (auto& service : services) own_.push_back(std::move(service));
+  for (const std::string& service : own_) statuses_[service] = HealthCheckResponse::NOT_SERVING;
 }
 
 void HealthService::Register(AsyncServer& server) {
@@ -23,8 +24,8 @@ void HealthService::Register(AsyncServer& server) {
 void HealthService::SetServing(bool serving) {
   std::unique_lock lock(mu_);
   if (shutting_down_) return;
-  for (auto& [name, status] : statuses_) {
-    status = serving ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
+  for (const std::string& service : own_) {
+    statuses_[service] = serving ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
   }
   NotifyWatchersLocked();
 }

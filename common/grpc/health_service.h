@@ -34,9 +34,11 @@ class HealthService {
   // NOT_SERVING and ends the watches. Before server.Start().
   void Register(AsyncServer& server);
 
-  // Sets the overall status and every named service's. Any thread.
+  // Sets the overall status and that of every service named at
+  // construction; names set only through the overload below (a dependency's
+  // status, say) keep theirs. Any thread.
   void SetServing(bool serving);
-  // Sets one named service's status ("" is the overall one). Any thread.
+  // Sets one name's status ("" is the overall one). Any thread.
   void SetServing(std::string_view service, bool serving);
   bool IsServing(std::string_view service = "") const;
 
@@ -57,6 +59,8 @@ class HealthService {
   void NotifyWatchersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnShutdown();
 
+  // "" and the constructor's names: what SetServing(bool) sets.
+  std::vector<std::string> own_;
   grpc::health::v1::Health::AsyncService async_service_;
   mutable std::shared_mutex mu_;
   std::map<std::string, ServingStatus, std::less<>> statuses_ ABSL_GUARDED_BY(mu_);

@@ -49,6 +49,8 @@ class ServerWriter {
   class Stream {
    public:
     virtual bool Write(Reply message) = 0;
+    virtual bool Idle() = 0;
+    virtual void OnIdle(std::function<void()> callback) = 0;
     virtual ServerCall& call() = 0;
 
    protected:
@@ -63,6 +65,18 @@ class ServerWriter {
 
   // Queues `message`; false once the client is gone or Finish was called.
   bool Write(Reply message) { return stream_ != nullptr && stream_->Write(std::move(message)); }
+
+  // No message is being written or waits to be: what a writer that pulls
+  // from a source of its own (and lets that source merge or drop what piles
+  // up) checks before it takes more. False once the client is gone.
+  bool Idle() { return stream_ != nullptr && stream_->Idle(); }
+
+  // `callback` runs each time the last queued message has been written and
+  // nothing waits (on a polling thread, outside every lock of the call;
+  // never after Finish); it must not block.
+  void OnIdle(std::function<void()> callback) {
+    if (stream_ != nullptr) stream_->OnIdle(std::move(callback));
+  }
 
   // Ends the stream with `status` after the messages already written.
   void Finish(absl::Status status) { done_(std::move(status)); }
@@ -128,6 +142,16 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
     return StartWriteLocked(std::move(message));
   }
 
+  bool Idle() override {
+    std::lock_guard lock(mu_);
+    return !broken_ && !finish_status_.has_value() && !write_in_flight_ && pending_.empty();
+  }
+
+  void OnIdle(std::function<void()> callback) override {
+    std::lock_guard lock(mu_);
+    on_idle_ = std::move(callback);
+  }
+
   ServerCall& call() override { return *this; }
 
   // Starts one Write; the caller still holds a reference (the writer's, or
@@ -161,6 +185,7 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
   }
 
   void OnWritten(bool ok) {
+    std::function<void()> on_idle;
     {
       std::lock_guard lock(mu_);
       write_in_flight_ = false;
@@ -174,7 +199,9 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
         StartWriteLocked(std::move(next));
       }
       if (!write_in_flight_ && finish_status_.has_value()) StartFinishLocked();
+      if (!write_in_flight_ && !broken_ && !finish_status_.has_value()) on_idle = on_idle_;
     }
+    if (on_idle) on_idle();
     Unref();
   }
 
@@ -191,6 +218,7 @@ class ServerStreamCall final : public ServerCall, private ServerWriter<Reply>::S
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> on_idle_ ABSL_GUARDED_BY(mu_);
 
   MemberTag<ServerStreamCall, &ServerStreamCall::OnRequested> request_tag_{this};
   MemberTag<ServerStreamCall, &ServerStreamCall::OnWritten> write_tag_{this};

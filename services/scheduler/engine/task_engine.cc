@@ -252,7 +252,20 @@ void TaskEngine::Stop(absl::Duration grace) {
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
   if (stopped_) return;
   stopped_ = true;
-  if (!started_) return;
+  if (!started_) {
+    // No thread will take the inbox: close it here, so what was posted and
+    // what is posted from now on is answered on the posting thread.
+    stop_loop_ = true;
+    std::deque<Event> rest;
+    {
+      std::lock_guard<std::mutex> inbox_lock(inbox_->mu);
+      inbox_->closed = true;
+      rest.swap(inbox_->events);
+    }
+    std::lock_guard<std::recursive_mutex> after_close_lock(inbox_->after_close_mu);
+    for (Event& event : rest) std::move(event)();
+    return;
+  }
   Post([this]() mutable {
     DoDeactivate(Unavailable("the scheduler is shutting down"));
     stop_loop_ = true;
@@ -446,11 +459,15 @@ void TaskEngine::AbandonStaleRuns(uint64_t generation, std::vector<v1::Task> tas
             run.run_id(), run.task_id());
         CountRun(run.task_id(), "abandoned");
       }
-      if (tasks.empty() && options_.create_default_tasks) {
-        CreateDefaultTasks(generation, {}, DefaultTasks());
-      } else {
-        FinishLoading(generation, std::move(tasks));
+      if (tasks.empty() && options_.create_default_tasks) pending_defaults_ = DefaultTasks();
+      std::vector<v1::Task> missing;
+      for (const v1::Task& task : pending_defaults_) {
+        const bool exists = std::any_of(tasks.begin(), tasks.end(), [&](const v1::Task& loaded) {
+          return loaded.task_id() == task.task_id();
+        });
+        if (!exists) missing.push_back(task);
       }
+      CreateDefaultTasks(generation, std::move(tasks), std::move(missing));
     });
   });
 }
@@ -458,6 +475,7 @@ void TaskEngine::AbandonStaleRuns(uint64_t generation, std::vector<v1::Task> tas
 void TaskEngine::CreateDefaultTasks(uint64_t generation, std::vector<v1::Task> created,
                                     std::vector<v1::Task> remaining) {
   if (remaining.empty()) {
+    pending_defaults_.clear();
     FinishLoading(generation, std::move(created));
     return;
   }
@@ -607,6 +625,23 @@ void TaskEngine::OnSlot(const std::string& task_id, const std::string& run_id,
   TaskState* task = nullptr;
   LiveRun* live = CurrentRun(task_id, run_id, &task);
   if (live == nullptr || live->phase != LiveRun::Phase::kQueued) return;  // slot freed
+  // A scheduled run that waited for its slot past the starting deadline is
+  // recorded SKIPPED instead of starting late (Schedule.starting_deadline);
+  // the slot goes back at once.
+  const v1::Schedule& schedule = task->task.schedule();
+  const absl::Duration starting_deadline = DurationFromProto(schedule.starting_deadline());
+  const absl::Time scheduled = TimeFromProto(live->record.scheduled_for());
+  const absl::Time now = clock_->Now();
+  if (live->record.trigger() != v1::RUN_TRIGGER_MANUAL &&
+      starting_deadline > absl::ZeroDuration() && now - scheduled > starting_deadline) {
+    const absl::Duration interval = DurationFromProto(schedule.interval());
+    absl::Duration unused;
+    live->skip_next_run_time =
+        scheduled + (absl::IDivDuration(now - scheduled, interval, &unused) + 1) * interval;
+    live->phase = LiveRun::Phase::kStarting;
+    SendStartRun(*task);
+    return;
+  }
   live->slot = std::move(slot);
   live->phase = LiveRun::Phase::kStarting;
   SendStartRun(*task);

@@ -245,6 +245,9 @@ class TaskEngine {
   absl::Duration load_retry_delay_ = absl::ZeroDuration();
   absl::Time load_retry_at_ = absl::InfiniteFuture();
   std::map<std::string, std::unique_ptr<TaskState>> tasks_;
+  // Default tasks still to create (a first start whose creation failed
+  // part-way): created on the next load if still missing.
+  std::vector<v1::Task> pending_defaults_;
   // TriggerTask{wait} and CancelRun{wait}, by run id.
   std::multimap<std::string, RunWaiter> run_waiters_;
   absl::BitGen bit_gen_;

@@ -12,6 +12,7 @@
 #include "common/config/proto_duration.h"
 #include "common/exec/thread_name.h"
 #include "common/log/fmt_absl.h"
+#include "services/scheduler/lease/answer_inbox.h"
 
 namespace coffer::scheduler {
 namespace {
@@ -89,7 +90,7 @@ struct LeaseKeeper::Answer {
   std::optional<v1::Lease> lease;
 };
 
-struct LeaseKeeper::Inbox {
+struct LeaseKeeper::Inbox : AnswerInbox<Answer> {
   // From a store's callback, on any thread.
   void Deliver(uint64_t call_id, absl::Status status, bool granted, const v1::Lease* lease) {
     Answer answer;
@@ -97,35 +98,8 @@ struct LeaseKeeper::Inbox {
     answer.status = std::move(status);
     answer.granted = granted;
     if (lease != nullptr) answer.lease = *lease;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      answers.push_back(std::move(answer));
-    }
-    wakeup.Notify();
+    AnswerInbox<Answer>::Deliver(std::move(answer));
   }
-
-  std::vector<Answer> Take() {
-    std::lock_guard<std::mutex> lock(mu);
-    return std::exchange(answers, {});
-  }
-
-  void RequestStop() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    wakeup.Notify();
-  }
-
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu);
-    return stopping;
-  }
-
-  Wakeup wakeup;
-  std::mutex mu;
-  std::vector<Answer> answers ABSL_GUARDED_BY(mu);
-  bool stopping ABSL_GUARDED_BY(mu) = false;
 };
 
 LeaseKeeper::LeaseKeeper(LeaseKeeperOptions options, LeaseStore* store, WaitableClock* clock,

@@ -46,6 +46,25 @@ TEST(HealthTest, NotServingUntilReady) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
+// A name set on its own (the scheduler's view of a dependency) is not the
+// service's own readiness: SetServing(bool) leaves it as it was.
+TEST(HealthTest, OverallStatusLeavesSeparatelySetNamesAlone) {
+  TestServer server;
+  ClientQueue queue;
+  AsyncClient<Health> health(server.channel(), &queue);
+  server.health().SetServing("storage", false);
+  server.health().SetServing(true);
+  HealthCheckRequest request;
+  request.set_service("storage");
+  auto dependency = health.CallBlocking(&Health::Stub::PrepareAsyncCheck, request);
+  ASSERT_TRUE(dependency.ok()) << dependency.status();
+  EXPECT_EQ(dependency->status(), HealthCheckResponse::NOT_SERVING);
+  request.set_service("coffer.test.TestService");
+  auto own = health.CallBlocking(&Health::Stub::PrepareAsyncCheck, request);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->status(), HealthCheckResponse::SERVING);
+}
+
 TEST(HealthTest, WatchSeesChangesAndShutdown) {
   TestServer server;
   ClientQueue queue;
