@@ -8,6 +8,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <spdlog/spdlog.h>
 
+#include "common/grpc/message_size.h"
+
 namespace coffer::grpc_util {
 
 AsyncServer::AsyncServer(Options options)
@@ -46,6 +48,7 @@ absl::Status AsyncServer::Start() {
   // Without this, two servers could bind the same port (SO_REUSEPORT) and
   // silently share its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   auto credentials =
       options_.credentials ? options_.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options_.listen_address, credentials, &port_);

@@ -9,8 +9,9 @@
 
 namespace coffer::grpc_util {
 
-// A channel to `target` (HOST:PORT). Null credentials: plaintext, which
-// coffer uses only on loopback.
+// A channel to `target` (HOST:PORT) that receives messages up to
+// kMaxMessageBytes (message_size.h). Null credentials: plaintext, which coffer uses only on
+// loopback.
 std::shared_ptr<grpc::Channel> MakeChannel(
     const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 

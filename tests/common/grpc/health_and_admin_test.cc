@@ -103,6 +103,20 @@ TEST(HealthTest, WatchSeesChangesAndShutdown) {
   EXPECT_EQ(final_status.code(), absl::StatusCode::kUnavailable) << final_status;
 }
 
+// A 10,000-account snapshot is larger than gRPC's default limit of 4 MiB:
+// servers and channels take messages up to kMaxMessageBytes both ways.
+TEST(AdminTest, MessagesBeyondGrpcsDefaultLimitGetThrough) {
+  TestServer server;
+  server.health().SetServing(true);
+  ClientQueue queue;
+  AsyncClient<v1::Admin> admin(server.channel(), &queue);
+  v1::PingRequest ping;
+  ping.set_payload(std::string(6 << 20, 'x'));
+  auto pong = admin.CallBlocking(&v1::Admin::Stub::PrepareAsyncPing, ping);
+  ASSERT_TRUE(pong.ok()) << pong.status();
+  EXPECT_EQ(pong->payload().size(), ping.payload().size());
+}
+
 TEST(AdminTest, StatusPingAndMetrics) {
   TestServer server;
   server.health().SetServing(true);
