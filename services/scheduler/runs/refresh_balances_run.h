@@ -32,9 +32,21 @@
 // the snapshot fails the run, with nothing written. A cancelled run writes
 // nothing and ends CANCELLED with the given reason once its outstanding
 // calls answered.
+//
+// Each run records how long it spent in each stage in the process's metrics
+// (metrics::Registry::Global(), so Admin.GetMetrics reports them), as the
+// histogram coffer_scheduler_run_stage_seconds{kind="refresh_balances",
+// stage=...}: "fetch" is stages 1 and 3 (ResolveBlocks sent to answered,
+// plus the first QueryBalances sent to the last answered), "list_accounts"
+// stage 2, "write" stage 4 (from building the request to storage's answer).
+// list_accounts and fetch are recorded when the run moves past them (failed
+// batches included), write when storage answers, even with an error; a run
+// that fails or is cancelled within list_accounts or fetch records nothing
+// for that stage.
 #ifndef COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
 #define COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -135,6 +147,10 @@ class RefreshBalancesRun : public Run, public std::enable_shared_from_this<Refre
   std::vector<v1::BalanceItem> items_;
   uint64_t succeeded_ = 0;
   ErrorTally tally_;
+  // For the stage metrics: when the stage going on began, and how long
+  // ResolveBlocks took (counted as fetching).
+  std::chrono::steady_clock::time_point stage_started_;
+  std::chrono::steady_clock::duration resolve_time_{};
 };
 
 }  // namespace coffer::scheduler
