@@ -16,6 +16,7 @@
 #include "common/config/proto_timestamp.h"
 #include "common/log/fmt_absl.h"
 #include "common/metrics/registry.h"
+#include "services/scheduler/runs/cancellable_backends.h"
 #include "services/scheduler/schedule/due_decision.h"
 #include "services/scheduler/schedule/next_run.h"
 #include "services/scheduler/schedule/schedule_validation.h"
@@ -155,6 +156,8 @@ struct TaskEngine::LiveRun {
   RunSlots::Ticket ticket;  // while queued
   RunSlots::Slot slot;      // from the slot's grant to the end
   std::shared_ptr<Run> run;
+  // The run's backends: cancelling a run also cuts its outstanding reads.
+  std::shared_ptr<CancellableBackends> calls;
   absl::Time deadline = absl::InfiniteFuture();  // the run timeout, on clock_
   bool timed_out = false;
   // A cancel asked before the run was launched: it is recorded without
@@ -352,10 +355,11 @@ void TaskEngine::OnTimers(absl::Time now) {
       live->timed_out = true;
       live->deadline = absl::InfiniteFuture();
       live->record.set_cancel_requested(true);
-      live->run->Cancel(MakeError(
-          v1::Error::DEADLINE_EXCEEDED,
-          absl::StrCat("the run exceeded its timeout of ",
-                       absl::FormatDuration(EffectiveRunTimeout(task->task.schedule())))));
+      const v1::Error reason =
+          MakeError(v1::Error::DEADLINE_EXCEEDED,
+                    absl::StrCat("the run exceeded its timeout of ",
+                                 absl::FormatDuration(EffectiveRunTimeout(task->task.schedule()))));
+      StopRun(*live, reason);
     }
     if (now >= live->retry_at) {
       live->retry_at = absl::InfiniteFuture();
@@ -404,9 +408,7 @@ void TaskEngine::DoDeactivate(absl::Status reason) {
   load_retry_at_ = absl::InfiniteFuture();
   const v1::Error error = MakeError(v1::Error::UNAVAILABLE, std::string(reason.message()));
   for (auto& [id, task] : tasks_) {
-    if (task->current != nullptr && task->current->run != nullptr) {
-      task->current->run->Cancel(error);
-    }
+    if (task->current != nullptr && task->current->run != nullptr) StopRun(*task->current, error);
     if (task->deleting.has_value()) std::move(task->deleting->second)(reason);
   }
   // The runs' own ends are ignored from here (another generation); the next
@@ -723,8 +725,9 @@ void TaskEngine::LaunchRun(TaskState& task) {
     std::lock_guard<std::mutex> lock(inbox_->mu);
     ++inbox_->live_runs;
   }
+  live.calls = CancellableBackends::Create(backends_);
   absl::StatusOr<std::shared_ptr<Run>> run = StartTaskRun(
-      backends_, task.task,
+      live.calls->backends(), task.task,
       RunContext{.run_id = run_id,
                  .fence = fence_,
                  .forced = live.record.forced(),
@@ -735,7 +738,10 @@ void TaskEngine::LaunchRun(TaskState& task) {
           if (Current(generation)) OnRunProgress(task_id, run_id, progress);
         });
       },
-      [this, inbox = inbox_, generation = generation_, task_id, run_id](RunOutcome outcome) {
+      // Holding `calls` keeps the backends the run calls through alive
+      // until it has ended.
+      [this, inbox = inbox_, generation = generation_, task_id, run_id,
+       calls = live.calls](RunOutcome outcome) {
         {
           std::lock_guard<std::mutex> lock(inbox->mu);
           --inbox->live_runs;
@@ -755,6 +761,12 @@ void TaskEngine::LaunchRun(TaskState& task) {
     return;
   }
   live.run = *std::move(run);
+}
+
+void TaskEngine::StopRun(LiveRun& live, const v1::Error& reason) {
+  live.run->Cancel(reason);
+  // The run ends once its outstanding calls answered: reads answer now.
+  live.calls->CancelReads(absl::CancelledError(reason.message()));
 }
 
 void TaskEngine::OnRunProgress(const std::string& task_id, const std::string& run_id,
@@ -926,7 +938,7 @@ void TaskEngine::CancelLive(TaskState& task, const v1::Error& reason) {
       live->cancel_reason = reason;
       break;
     case LiveRun::Phase::kRunning:
-      live->run->Cancel(reason);
+      StopRun(*live, reason);
       break;
     case LiveRun::Phase::kFinishing:
       break;
@@ -1128,15 +1140,15 @@ void TaskEngine::UpdateTask(const v1::UpdateTaskRequest& request,
           return std::move(done)(status);
         }
         if (schedule_changed) {
-          // The next run follows the new interval from the last run's
-          // end (or from now when none ended), never later than that.
+          // The new interval counts from the last run (its end: the start
+          // is not kept with the task), or from now for a task that never
+          // ran; never before now. Longer or shorter, it applies at once.
           const absl::Time now = clock_->Now();
           const absl::Time base = task.task.has_last_run_finished_at()
                                       ? TimeFromProto(task.task.last_run_finished_at())
                                       : now;
           const absl::Time next =
-              std::max(now, std::min(TimeFromProto(task.task.next_run_time()),
-                                     base + DurationFromProto(merged.schedule().interval())));
+              std::max(now, base + DurationFromProto(merged.schedule().interval()));
           *merged.mutable_next_run_time() = TimeToProto(next);
           paths.push_back("next_run_time");
         }

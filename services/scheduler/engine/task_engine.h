@@ -189,6 +189,8 @@ class TaskEngine {
   void OnStartRun(const std::string& task_id, const std::string& run_id,
                   absl::StatusOr<v1::StartRunResponse> reply);
   void LaunchRun(TaskState& task);
+  // Cancels a launched run and cuts its outstanding reads short.
+  void StopRun(LiveRun& live, const v1::Error& reason);
   void OnRunProgress(const std::string& task_id, const std::string& run_id, v1::Progress progress);
   void OnRunDone(const std::string& task_id, const std::string& run_id, RunOutcome outcome);
   void Finish(TaskState& task, RunOutcome outcome);

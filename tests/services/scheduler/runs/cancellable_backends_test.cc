@@ -1,0 +1,97 @@
+#include "services/scheduler/runs/cancellable_backends.h"
+
+#include <optional>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/services/scheduler/runs/unexpected_backends.h"
+
+namespace coffer::scheduler {
+namespace {
+
+// Holds every call until the test answers it.
+class HeldFetcher : public UnexpectedRunFetcher {
+ public:
+  void QueryBalances(const v1::QueryBalancesRequest& /*request*/,
+                     Answer<v1::QueryBalancesResponse> done) override {
+    held.push_back(std::move(done));
+  }
+  std::vector<Answer<v1::QueryBalancesResponse>> held;
+};
+
+class HeldStorage : public UnexpectedRunStorage {
+ public:
+  void WriteSnapshot(const v1::WriteSnapshotRequest& /*request*/,
+                     Answer<v1::WriteSnapshotResponse> done) override {
+    writes.push_back(std::move(done));
+  }
+  std::vector<Answer<v1::WriteSnapshotResponse>> writes;
+};
+
+template <typename Reply>
+Answer<Reply> Into(std::optional<absl::StatusOr<Reply>>& out) {
+  return [&out](absl::StatusOr<Reply> reply) { out = std::move(reply); };
+}
+
+TEST(CancellableBackendsTest, CancelAnswersOutstandingReadsAtOnceAndDropsTheirLateAnswers) {
+  HeldFetcher fetcher;
+  HeldStorage storage;
+  auto scope = CancellableBackends::Create({.storage = &storage, .fetcher = &fetcher});
+  std::optional<absl::StatusOr<v1::QueryBalancesResponse>> first;
+  scope->backends().fetcher->QueryBalances({}, Into(first));
+  ASSERT_EQ(fetcher.held.size(), 1u);
+  EXPECT_FALSE(first.has_value());
+
+  scope->CancelReads(absl::CancelledError("the run was cancelled"));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status().code(), absl::StatusCode::kCancelled);
+
+  // The inner call's own answer comes later and is dropped.
+  std::move(fetcher.held[0])(v1::QueryBalancesResponse());
+  EXPECT_EQ(first->status().code(), absl::StatusCode::kCancelled);
+
+  // A read asked after the cancel never reaches the fetcher.
+  std::optional<absl::StatusOr<v1::QueryBalancesResponse>> later;
+  scope->backends().fetcher->QueryBalances({}, Into(later));
+  EXPECT_EQ(fetcher.held.size(), 1u);
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST(CancellableBackendsTest, ReadsAnsweredBeforeACancelPassThrough) {
+  HeldFetcher fetcher;
+  HeldStorage storage;
+  auto scope = CancellableBackends::Create({.storage = &storage, .fetcher = &fetcher});
+  std::optional<absl::StatusOr<v1::QueryBalancesResponse>> reply;
+  scope->backends().fetcher->QueryBalances({}, Into(reply));
+  v1::QueryBalancesResponse answer;
+  answer.add_results();
+  std::move(fetcher.held[0])(answer);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->ok());
+  EXPECT_EQ((*reply)->results_size(), 1);
+  scope->CancelReads(absl::CancelledError("late"));
+  EXPECT_TRUE(reply->ok());
+}
+
+// Whether storage committed is only known from its answer: a write is never
+// cut short, so the run reports what it wrote.
+TEST(CancellableBackendsTest, WritesWaitForStoragesAnswer) {
+  HeldFetcher fetcher;
+  HeldStorage storage;
+  auto scope = CancellableBackends::Create({.storage = &storage, .fetcher = &fetcher});
+  std::optional<absl::StatusOr<v1::WriteSnapshotResponse>> write;
+  scope->backends().storage->WriteSnapshot({}, Into(write));
+  scope->CancelReads(absl::CancelledError("cancelled"));
+  EXPECT_FALSE(write.has_value());
+  v1::WriteSnapshotResponse written;
+  written.mutable_snapshot()->set_snapshot_id("s1");
+  std::move(storage.writes[0])(written);
+  ASSERT_TRUE(write.has_value());
+  ASSERT_TRUE(write->ok());
+  EXPECT_EQ((*write)->snapshot().snapshot_id(), "s1");
+}
+
+}  // namespace
+}  // namespace coffer::scheduler
