@@ -223,6 +223,19 @@ struct TaskEngine::Inbox {
     // a RunSlots::Slot whose release posts again).
     event = nullptr;
   }
+
+  // No thread takes events any more: what was posted and not taken, and
+  // whatever is posted from now on, runs on the posting thread (Post).
+  void Close() {
+    std::deque<Event> rest;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      closed = true;
+      rest.swap(events);
+    }
+    std::lock_guard<std::recursive_mutex> lock(after_close_mu);
+    for (Event& event : rest) std::move(event)();
+  }
 };
 
 TaskEngine::TaskEngine(TaskEngineOptions options, SchedulerStore* store, RunBackends backends,
@@ -259,14 +272,7 @@ void TaskEngine::Stop(absl::Duration grace) {
     // No thread will take the inbox: close it here, so what was posted and
     // what is posted from now on is answered on the posting thread.
     stop_loop_ = true;
-    std::deque<Event> rest;
-    {
-      std::lock_guard<std::mutex> inbox_lock(inbox_->mu);
-      inbox_->closed = true;
-      rest.swap(inbox_->events);
-    }
-    std::lock_guard<std::recursive_mutex> after_close_lock(inbox_->after_close_mu);
-    for (Event& event : rest) std::move(event)();
+    inbox_->Close();
     return;
   }
   Post([this]() mutable {
@@ -308,17 +314,8 @@ void TaskEngine::Loop() {
     }
     if (idle) clock_->WaitUntil(NextWakeTime(), inbox_->wakeup);
   }
-  // What was posted and not taken, and whatever is posted from now on, runs
-  // on the posting thread (Inbox::Post).
-  std::deque<Event> rest;
-  {
-    std::lock_guard<std::mutex> lock(inbox_->mu);
-    inbox_->closed = true;
-    rest.swap(inbox_->events);
-  }
   PublishStatus();
-  std::lock_guard<std::recursive_mutex> lock(inbox_->after_close_mu);
-  for (Event& event : rest) std::move(event)();
+  inbox_->Close();
 }
 
 absl::Time TaskEngine::NextWakeTime() const {
@@ -556,11 +553,8 @@ void TaskEngine::Look(TaskState& task, absl::Time now) {
   if (const auto* wait = std::get_if<WaitUntil>(&decision)) {
     task.look_at = wait->until;
   } else if (const auto* due = std::get_if<RunDue>(&decision)) {
-    v1::Run run;
-    run.set_trigger(due->trigger);
+    v1::Run run = PendingRun(task, due->trigger, due->scheduled_for);
     run.set_coalesced(due->coalesced);
-    *run.mutable_scheduled_for() = TimeToProto(due->scheduled_for);
-    run.set_forced(false);
     if (due->coalesced > 0) CountRun(task.task.task_id(), "coalesced", due->coalesced);
     Enqueue(task, std::move(run));
   } else if (const auto* skip = std::get_if<SkipMissed>(&decision)) {
@@ -568,15 +562,25 @@ void TaskEngine::Look(TaskState& task, absl::Time now) {
         "scheduler: task {} missed its run due at {} by more than its starting "
         "deadline: recorded SKIPPED",
         task.task.task_id(), absl::FormatTime(skip->scheduled_for));
-    v1::Run run;
-    run.set_trigger(v1::RUN_TRIGGER_SCHEDULED);
+    v1::Run run = PendingRun(task, v1::RUN_TRIGGER_SCHEDULED, skip->scheduled_for);
     run.set_coalesced(skip->coalesced);
-    *run.mutable_scheduled_for() = TimeToProto(skip->scheduled_for);
     auto live = std::make_unique<LiveRun>();
     live->record = std::move(run);
     live->skip_next_run_time = skip->next_run_time;
     StartLive(task, std::move(live), /*needs_slot=*/false);
   }
+}
+
+v1::Run TaskEngine::PendingRun(const TaskState& task, v1::RunTrigger trigger,
+                               absl::Time scheduled_for) {
+  v1::Run run;
+  run.set_run_id(NewRunId());
+  run.set_task_id(task.task.task_id());
+  run.set_task_kind(task.task.kind());
+  run.set_state(v1::RUN_STATE_PENDING);
+  run.set_trigger(trigger);
+  *run.mutable_scheduled_for() = TimeToProto(scheduled_for);
+  return run;
 }
 
 void TaskEngine::Enqueue(TaskState& task, v1::Run run) {
@@ -587,10 +591,6 @@ void TaskEngine::Enqueue(TaskState& task, v1::Run run) {
 
 void TaskEngine::StartLive(TaskState& task, std::unique_ptr<LiveRun> live, bool needs_slot) {
   v1::Run& record = live->record;
-  if (record.run_id().empty()) record.set_run_id(NewRunId());
-  record.set_task_id(task.task.task_id());
-  record.set_task_kind(task.task.kind());
-  record.set_state(v1::RUN_STATE_PENDING);
   if (task.task.has_refresh_balances() && task.task.refresh_balances().bypass_cache()) {
     record.set_forced(true);
   }
@@ -1273,21 +1273,13 @@ void TaskEngine::TriggerTask(const v1::TriggerTaskRequest& request,
            [this, request](TaskState& task, Answer<v1::TriggerTaskResponse> done) {
              v1::TriggerTaskResponse response;
              if (task.current == nullptr) {
-               v1::Run run;
-               run.set_trigger(v1::RUN_TRIGGER_MANUAL);
+               v1::Run run = PendingRun(task, v1::RUN_TRIGGER_MANUAL, clock_->Now());
                run.set_forced(request.force());
-               *run.mutable_scheduled_for() = TimeToProto(clock_->Now());
                Enqueue(task, std::move(run));
                *response.mutable_run() = task.current->record;
              } else if (!task.follow_up.has_value()) {
-               v1::Run run;
-               run.set_run_id(NewRunId());
-               run.set_task_id(task.task.task_id());
-               run.set_task_kind(task.task.kind());
-               run.set_state(v1::RUN_STATE_PENDING);
-               run.set_trigger(v1::RUN_TRIGGER_MANUAL);
+               v1::Run run = PendingRun(task, v1::RUN_TRIGGER_MANUAL, clock_->Now());
                run.set_forced(request.force());
-               *run.mutable_scheduled_for() = TimeToProto(clock_->Now());
                task.follow_up = run;
                Publish(v1::WatchRunsResponse::QUEUED, run);
                response.set_coalesced(true);

@@ -181,6 +181,8 @@ class TaskEngine {
   TaskState* Find(const std::string& task_id);
   TaskState& Adopt(v1::Task task, bool first_look);
   void Look(TaskState& task, absl::Time now);
+  // A new run of `task`, PENDING, with its id.
+  v1::Run PendingRun(const TaskState& task, v1::RunTrigger trigger, absl::Time scheduled_for);
   void Enqueue(TaskState& task, v1::Run run);
   void StartLive(TaskState& task, std::unique_ptr<LiveRun> live, bool needs_slot);
   LiveRun* CurrentRun(const std::string& task_id, const std::string& run_id, TaskState** task);
