@@ -146,6 +146,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
         db.get(),
         options.sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
         "cannot set synchronous"));
+    if (options.wal_autocheckpoint_pages > 0) {
+      RETURN_IF_ERROR(Exec(
+          db.get(),
+          absl::StrCat("PRAGMA wal_autocheckpoint = ", options.wal_autocheckpoint_pages).c_str(),
+          "cannot set wal_autocheckpoint"));
+    }
   }
   return std::unique_ptr<Connection>(new Connection(db.release(), path, options.read_only));
 }
@@ -221,6 +227,17 @@ absl::Status Connection::RollbackTo(absl::string_view name) {
 }
 
 bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+absl::Status Connection::CheckpointPassive() {
+  if (read_only_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", path_, ": a read-only connection cannot checkpoint"));
+  }
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "cannot checkpoint the WAL");
+  return absl::OkStatus();
+}
 
 int64_t Connection::Changes() const { return sqlite3_changes(db_); }
 

@@ -38,6 +38,12 @@ struct OpenOptions {
   // transaction whose dirty pages exceed the cache spills them (encrypting)
   // before its commit, to read (decrypt) and write them again later.
   int cache_kib = 32 * 1024;
+  // PRAGMA wal_autocheckpoint: the WAL size, in pages, past which a commit
+  // of this connection also checkpoints (copies the WAL into the database
+  // file, with its fsyncs). 0: SQLite's default, 1,000 pages. A pool that
+  // checkpoints in its writer's idle time sets it far higher, as a bound
+  // on the WAL for a writer that is never idle (ConnectionPoolOptions).
+  int wal_autocheckpoint_pages = 0;
 };
 
 class Connection;
@@ -141,6 +147,12 @@ class Connection {
 
   // Whether a transaction is open.
   bool InTransaction() const;
+
+  // A PASSIVE checkpoint: copies as much of the WAL into the database file
+  // as no reader still needs, without waiting for any lock. Must not be
+  // called inside a transaction. FAILED_PRECONDITION on a read-only
+  // connection.
+  [[nodiscard]] absl::Status CheckpointPassive();
 
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;

@@ -62,6 +62,10 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(
     const ConnectionPoolOptions& options, const SecretString& key) {
   OpenOptions write_options = options.open;
   write_options.read_only = false;
+  if (options.checkpoint_when_idle) {
+    write_options.wal_autocheckpoint_pages =
+        std::max(write_options.wal_autocheckpoint_pages, kIdleCheckpointFallbackPages);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
                    Connection::Open(options.path, key, write_options));
   OpenOptions read_options = options.open;
@@ -81,6 +85,9 @@ ConnectionPool::ConnectionPool(const ConnectionPoolOptions& options,
                                std::vector<std::unique_ptr<Connection>> readers)
     : path_(options.path),
       max_batch_(static_cast<size_t>(std::max(options.max_batch, 1))),
+      idle_work_(options.idle_work),
+      idle_delay_(absl::ToChronoNanoseconds(std::max(options.idle_delay, absl::ZeroDuration()))),
+      checkpoint_when_idle_(options.checkpoint_when_idle),
       writer_connection_(std::move(writer)),
       reader_connections_(std::move(readers)),
       read_queue_depth_(Metrics().GetGauge("storage_db_read_queue_depth", {},
@@ -111,7 +118,23 @@ ConnectionPool::ConnectionPool(const ConnectionPoolOptions& options,
           "Pages the writer wrote to the WAL (each encrypted), commits and spills.")),
       pages_read_counter_(Metrics().GetCounter(
           "storage_db_writer_pages_read", {},
-          "Pages the writer read from the file or WAL (each decrypted): page cache misses.")) {
+          "Pages the writer read from the file or WAL (each decrypted): page cache misses.")),
+      // coffer_ names: what tools/bench/refresh reads through Admin.GetMetrics.
+      idle_steps_counter_(Metrics().GetCounter(
+          "coffer_storage_idle_steps_total", {},
+          "Steps of idle work (e.g. account-history merges) the writer ran between batches.")),
+      failed_idle_steps_counter_(
+          Metrics().GetCounter("coffer_storage_failed_idle_steps_total", {},
+                               "Steps of idle work that failed and were rolled back.")),
+      idle_step_latency_(Metrics().GetHistogram(
+          "coffer_storage_idle_step_seconds", {},
+          "One step of idle work, BEGIN to COMMIT: the most a write arriving meanwhile waits.")),
+      idle_checkpoints_counter_(
+          Metrics().GetCounter("coffer_storage_idle_checkpoints_total", {},
+                               "WAL checkpoints the writer ran in its idle time.")),
+      idle_checkpoint_latency_(Metrics().GetHistogram(
+          "coffer_storage_idle_checkpoint_seconds", {},
+          "One idle-time WAL checkpoint: the most a write arriving meanwhile waits.")) {
   std::lock_guard<std::mutex> lock(join_mu_);
   threads_.emplace_back([this] {
     exec::SetCurrentThreadName("storage-db-w");
@@ -230,13 +253,36 @@ void ConnectionPool::RunReader(Connection* connection, int index) {
 
 void ConnectionPool::RunWriter() {
   std::vector<WriteItem> batch;
+  // Armed at start: a merge the previous run left half done goes on, and
+  // a WAL it left is checkpointed.
+  bool idle_armed = static_cast<bool>(idle_work_);
+  bool checkpoint_due = checkpoint_when_idle_;
+  auto last_batch = std::chrono::steady_clock::now();
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      write_available_.wait(lock, [this] { return !write_queue_.empty() || !accepting_; });
+      const auto wake = [this] { return !write_queue_.empty() || !accepting_; };
+      if (idle_armed || checkpoint_due) {
+        if (!write_available_.wait_until(lock, last_batch + idle_delay_, wake)) {
+          // Idle for idle_delay, nothing queued, not shutting down. The
+          // idle work first: its pages go into the same checkpoint.
+          lock.unlock();
+          if (idle_armed) {
+            idle_armed = RunIdleStep();
+          } else {
+            RunIdleCheckpoint();
+            checkpoint_due = false;
+          }
+          continue;
+        }
+      } else {
+        write_available_.wait(lock, wake);
+      }
+      // Shutting down exits only once the queue is drained, with no idle
+      // work.
       if (write_queue_.empty()) return;
       // Everything queued so far, up to max_batch: these writes arrived while
-      // the previous batch was committing.
+      // the previous batch (or idle step) was committing.
       const size_t n = std::min(write_queue_.size(), max_batch_);
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(write_queue_.front()));
@@ -246,6 +292,66 @@ void ConnectionPool::RunWriter() {
     }
     CommitBatch(batch);
     batch.clear();
+    idle_armed = static_cast<bool>(idle_work_);
+    checkpoint_due = checkpoint_when_idle_;
+    last_batch = std::chrono::steady_clock::now();
+  }
+}
+
+bool ConnectionPool::RunIdleStep() {
+  Connection& connection = *writer_connection_;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<bool> more = false;
+  if (absl::Status begin = connection.Begin(Connection::TransactionMode::kImmediate); !begin.ok()) {
+    more = begin;
+  } else {
+    WriteContext context(connection);
+    more = idle_work_(context);
+    if (!connection.InTransaction()) {
+      more = absl::InternalError(absl::StrCat(
+          "idle work ended its transaction",
+          more.ok() ? std::string() : absl::StrCat(" (", more.status().ToString(), ")")));
+    } else if (more.ok()) {
+      if (absl::Status commit = connection.Commit(); !commit.ok()) more = commit;
+    }
+  }
+  if (!more.ok() && connection.InTransaction()) {
+    if (absl::Status status = connection.Rollback(); !status.ok()) {
+      spdlog::error("storage db: rollback after a failed idle step failed: {}", status);
+    }
+  }
+  idle_step_latency_.Record(absl::FromChrono(std::chrono::steady_clock::now() - start));
+  idle_steps_counter_.Increment();
+  if (!more.ok()) failed_idle_steps_counter_.Increment();
+  CountPages();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.idle_steps;
+    if (!more.ok()) ++stats_.failed_idle_steps;
+  }
+  if (more.ok()) return *more;
+  // Disarmed until the next batch; the same failure after every batch would
+  // flood the log, so each kind warns once.
+  if (warned_idle_failures_.insert(more.status().code()).second) {
+    spdlog::warn("storage db: idle work failed (retried after the next write): {}", more.status());
+  } else {
+    spdlog::debug("storage db: idle work failed again: {}", more.status());
+  }
+  return false;
+}
+
+void ConnectionPool::RunIdleCheckpoint() {
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status status = writer_connection_->CheckpointPassive();
+  idle_checkpoint_latency_.Record(absl::FromChrono(std::chrono::steady_clock::now() - start));
+  idle_checkpoints_counter_.Increment();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.idle_checkpoints;
+  }
+  if (!status.ok() && warned_idle_failures_.insert(status.code()).second) {
+    spdlog::warn("storage db: idle checkpoint failed (tried again in the next idle time): {}",
+                 status);
   }
 }
 

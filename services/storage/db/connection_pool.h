@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 #include "common/metrics/counter.h"
 #include "common/metrics/gauge.h"
@@ -66,7 +69,32 @@ struct ConnectionPoolOptions {
   int max_batch = 128;
   // Passed to every connection (read_only and create are set per role).
   OpenOptions open;
+  // Work the writer does in its idle time, one step per transaction (see
+  // "Idle work" in the class comment): the step answers whether more is
+  // left, and an error undoes that step. Empty: none.
+  std::function<absl::StatusOr<bool>(WriteContext&)> idle_work;
+  // How long the writer must have had nothing to write before it starts a
+  // step. Writes come in bursts (a refresh's WriteSnapshot, then the
+  // scheduler's run updates a few ms later): 150 ms lets a burst finish
+  // without steps between its writes (each would delay the write arriving
+  // during it), while a merge of 10,000 pending items (ten steps of 3-20 ms,
+  // services/storage/database.cc) still ends long before the next refresh,
+  // seconds later. Much shorter, and the merge competes with the burst;
+  // much longer, and pending items pile up toward the inline cap.
+  absl::Duration idle_delay = absl::Milliseconds(150);
+  // Checkpoint the WAL in the writer's idle time (after idle_work is done)
+  // instead of inside the commit that crosses SQLite's 1,000-page mark. A
+  // 10,000-item snapshot writes ~1,500 pages, so every such commit also
+  // copied its pages into the database file and waited for two fsyncs:
+  // ~30 ms of a ~140 ms WriteSnapshot (tools/bench/refresh). The writer's
+  // wal_autocheckpoint is then raised to kIdleCheckpointFallbackPages, so a
+  // writer that is never idle still bounds its WAL.
+  bool checkpoint_when_idle = false;
 };
+
+// The WAL size (pages; 64 MiB at 4 KiB) at which a commit checkpoints
+// anyway when the pool checkpoints in idle time.
+inline constexpr int kIdleCheckpointFallbackPages = 16384;
 
 // Counts since the pool was opened, for tests and the admin API.
 struct ConnectionPoolStats {
@@ -79,6 +107,13 @@ struct ConnectionPoolStats {
   uint64_t failed_batches = 0;
   // Batches run again with a savepoint per write because one write failed.
   uint64_t savepoint_reruns = 0;
+  // Steps of idle work run (each in its own transaction, none counted in
+  // transactions or writes above), and those that failed or whose COMMIT
+  // failed.
+  uint64_t idle_steps = 0;
+  uint64_t failed_idle_steps = 0;
+  // Checkpoints run in idle time (checkpoint_when_idle), failed or not.
+  uint64_t idle_checkpoints = 0;
 };
 
 // The storage service's only way to its database: one writer thread that
@@ -119,10 +154,25 @@ struct ConnectionPoolStats {
 // should hand off (e.g. finish a gRPC call) and return. Read and Write are
 // thread-safe and never block on the database. Work and done must not throw.
 //
+// Idle work (ConnectionPoolOptions::idle_work): what can wait, such as
+// merging pending account history, runs between batches instead of inside
+// them. It is armed once at start (so a restart finishes what a previous run
+// left) and after every batch; while armed, once no write is queued and none
+// has been committed for idle_delay, the writer runs one step in its own
+// transaction, and again while the step answers that more is left and no
+// write has arrived. A step answering false or failing disarms it (a failure
+// is logged and rolled back) until the next batch. Queued writes always go
+// first: a write arriving during a step waits for that one step only, so a
+// step must be small (tens of ms). Idle steps are neither writes nor
+// transactions in the stats and the write metrics; they have their own.
+// With checkpoint_when_idle, once the idle work is done (or there is none),
+// the writer also checkpoints the WAL once, outside any transaction, before
+// it waits for the next write.
+//
 // Lifecycle: Shutdown (or the destructor) runs everything already queued,
-// then closes the connections and joins the threads; work submitted after
-// Shutdown began is not run and its `done` is called at once, on the
-// caller's thread, with UNAVAILABLE.
+// then closes the connections and joins the threads (no idle work runs once
+// it began); work submitted after Shutdown began is not run and its `done`
+// is called at once, on the caller's thread, with UNAVAILABLE.
 class ConnectionPool {
  public:
   using ReadWork = absl::AnyInvocable<absl::Status(ReadContext&)>;
@@ -179,6 +229,12 @@ class ConnectionPool {
   void RunWriter();
   // Runs one batch in one transaction and calls every done.
   void CommitBatch(std::vector<WriteItem>& batch);
+  // Runs one step of idle_work in its own transaction; returns whether to
+  // stay armed (the step succeeded and answered that more is left).
+  bool RunIdleStep();
+  // A PASSIVE checkpoint of the WAL, outside any transaction; failures are
+  // logged (the next idle time or the fallback catches up).
+  void RunIdleCheckpoint();
   // Runs every write of the batch in the open transaction, without
   // savepoints, appending each outcome. Returns false as soon as one fails
   // (the transaction then holds part of that write); sets `batch_error`
@@ -198,6 +254,9 @@ class ConnectionPool {
 
   const std::string path_;
   const size_t max_batch_;
+  const std::function<absl::StatusOr<bool>(WriteContext&)> idle_work_;
+  const std::chrono::steady_clock::duration idle_delay_;
+  const bool checkpoint_when_idle_;
   std::unique_ptr<Connection> writer_connection_;
   std::vector<std::unique_ptr<Connection>> reader_connections_;
 
@@ -212,6 +271,11 @@ class ConnectionPool {
   metrics::Counter& savepoint_reruns_counter_;
   metrics::Counter& pages_written_counter_;
   metrics::Counter& pages_read_counter_;
+  metrics::Counter& idle_steps_counter_;
+  metrics::Counter& failed_idle_steps_counter_;
+  metrics::Histogram& idle_step_latency_;
+  metrics::Counter& idle_checkpoints_counter_;
+  metrics::Histogram& idle_checkpoint_latency_;
 
   mutable std::mutex mu_;
   std::condition_variable read_available_;
@@ -220,6 +284,10 @@ class ConnectionPool {
   std::deque<WriteItem> write_queue_ ABSL_GUARDED_BY(mu_);
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   ConnectionPoolStats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Failure kinds of idle steps already logged as warnings (later ones of
+  // the same kind are logged at debug level). Writer thread only.
+  std::set<absl::StatusCode> warned_idle_failures_;
 
   // Separate from mu_ so that the threads keep draining while Shutdown
   // holds it and joins them.

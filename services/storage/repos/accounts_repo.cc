@@ -289,12 +289,16 @@ absl::Status RemoveAccounts(db::WriteContext& tx, const v1::RemoveAccountsReques
     if (request.delete_history()) {
       // latest_balances first: its rows pin the snapshot items. The items
       // are found through the account-history index, merged and pending
-      // (account_history.h); its trigger then drops their entries.
-      for (const char* sql : {"DELETE FROM latest_balances WHERE account_id = ?1",
-                              "DELETE FROM snapshot_items WHERE item_id IN (SELECT item_id FROM "
-                              "account_history WHERE account_id = ?1 UNION ALL SELECT i.item_id "
-                              "FROM account_history_pending p CROSS JOIN snapshot_items i ON "
-                              "i.snapshot_id = p.snapshot_id AND i.account_id = ?1)"}) {
+      // (account_history.h), less what a pass in progress has merged
+      // (compared with ?1, not i.account_id, which SQLite 3.15 would take
+      // for a range on the key instead of the equality); its trigger then
+      // drops their entries.
+      for (const char* sql :
+           {"DELETE FROM latest_balances WHERE account_id = ?1",
+            "DELETE FROM snapshot_items WHERE item_id IN (SELECT item_id FROM "
+            "account_history WHERE account_id = ?1 UNION ALL SELECT i.item_id "
+            "FROM account_history_pending p CROSS JOIN snapshot_items i ON "
+            "i.snapshot_id = p.snapshot_id AND i.account_id = ?1 WHERE ?1 >= p.merged_below)"}) {
         ASSIGN_OR_RETURN(db::CachedStatement statement, tx.Prepare(sql));
         RETURN_IF_ERROR(statement->Bind(1, *id));
         RETURN_IF_ERROR(statement->Run());

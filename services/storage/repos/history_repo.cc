@@ -160,7 +160,10 @@ std::string HistoryColumns(absl::string_view key) {
 // merged items from account_history, whose key (account_id, taken_at,
 // snapshot_id, asset_id) is exactly the ORDER BY (account_id being fixed),
 // so SQLite steps through it without a sort and stops after the page; and
-// the items of the few pending snapshots, one key lookup each, sorted. An
+// the items of the few pending snapshots, one key lookup each, less what a
+// pass in progress has already merged (merged_below; compared with ?1, not
+// i.account_id, which SQLite 3.15 would take for a range on the key instead
+// of the equality), sorted. An
 // asset filter is checked on the key in passing (schema.cc, version 2).
 // With asset_id alone, rows are in taken_at order and only the rows of one
 // taken_at get sorted.
@@ -185,7 +188,8 @@ std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
   std::string pending =
       absl::StrCat(HistoryColumns("i."),
                    "FROM account_history_pending p CROSS JOIN snapshot_items i ON "
-                   "i.snapshot_id = p.snapshot_id AND i.account_id = ?1 WHERE ",
+                   "i.snapshot_id = p.snapshot_id AND i.account_id = ?1 WHERE "
+                   "?1 >= p.merged_below AND ",
                    one_asset ? "i.asset_id = ?2 AND " : "", "i.taken_at >= ?3 AND i.taken_at < ?4");
   if (has_cursor) {
     absl::StrAppend(&merged, AfterCursor(filters, "h."));

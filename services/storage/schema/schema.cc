@@ -349,6 +349,19 @@ INSERT INTO account_history (account_id, taken_at, snapshot_id, asset_id, item_i
 DROP INDEX snapshot_items_by_account_time;
 )sql";
 
+// Version 5: the account-history merge in chunks, off the write path
+// (services/storage/repos/account_history.h). Merging every pending
+// snapshot inside the write that reached the threshold cost a 10,000-item
+// WriteSnapshot ~20 ms plus most of its 75 ms commit, growing with history;
+// the writer now merges in its idle time, a few thousand items per
+// transaction, so a write arriving meanwhile waits for one chunk only. A
+// pending snapshot's items with account_id < merged_below are already in
+// account_history (readers skip them); '' is none, as for every snapshot
+// pending before this version.
+constexpr char kV5[] = R"sql(
+ALTER TABLE account_history_pending ADD COLUMN merged_below TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 absl::Span<const db::Migration> Migrations() {
@@ -357,6 +370,7 @@ absl::Span<const db::Migration> Migrations() {
       {2, "history by account and time", kV2},
       {3, "latest balances without item references", kV3},
       {4, "account history written in batches", kV4},
+      {5, "account history merged in chunks", kV5},
   };
   return *kMigrations;
 }

@@ -1,6 +1,7 @@
 #include "services/storage/db/connection_pool.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -466,6 +468,274 @@ TEST_F(ConnectionPoolTest, ExportsMetrics) {
                            "storage_db_writer_pages_read"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
+}
+
+// Idle work (ConnectionPoolOptions::idle_work) for the tests below: every
+// step is recorded in `events` with the writes that record themselves, so a
+// test can check the order the writer ran them in. Shared with the pool's
+// closure so that it outlives the pool whatever the test does.
+class IdleScript : public std::enable_shared_from_this<IdleScript> {
+ public:
+  // What step `i` (from 0) does after recording itself.
+  std::function<absl::StatusOr<bool>(WriteContext&, int)> step;
+
+  std::function<absl::StatusOr<bool>(WriteContext&)> Work() {
+    return [self = shared_from_this()](WriteContext& tx) {
+      const int i = self->Record("step");
+      return self->step(tx, i);
+    };
+  }
+  ConnectionPool::WriteWork RecordedInsert(std::string k) {
+    return [self = shared_from_this(), k = std::move(k)](WriteContext& tx) {
+      self->Record(absl::StrCat("write ", k));
+      return Insert(k)(tx);
+    };
+  }
+  // Records `what` (numbered steps: "step 0", ...); returns the step number.
+  int Record(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int i = what == "step" ? steps_++ : -1;
+    events_.push_back(i >= 0 ? absl::StrCat("step ", i) : what);
+    cv_.notify_all();
+    return i;
+  }
+  bool WaitForSteps(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return steps_ >= n; });
+  }
+  std::vector<std::string> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+
+  Latch inside;
+  Latch release;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int steps_ = 0;
+  std::vector<std::string> events_;
+};
+
+// A step that inserts its own row, then answers `more`.
+absl::StatusOr<bool> InsertStep(WriteContext& tx, int i, absl::StatusOr<bool> more) {
+  if (absl::Status s = Insert(absl::StrCat("idle-", i))(tx); !s.ok()) return s;
+  return more;
+}
+
+class ConnectionPoolIdleTest : public ConnectionPoolTest {
+ protected:
+  // Replaces the fixture's pool (the kv table made) with one running
+  // `script`'s steps as idle work after `delay`.
+  void Reopen(const std::shared_ptr<IdleScript>& script, absl::Duration delay) {
+    pool_.reset();
+    ConnectionPoolOptions options;
+    options.path = path_;
+    options.readers = 2;
+    options.idle_work = script->Work();
+    options.idle_delay = delay;
+    absl::StatusOr<std::unique_ptr<ConnectionPool>> pool = ConnectionPool::Open(options, Key());
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+  }
+
+  using Events = std::vector<std::string>;
+};
+
+TEST_F(ConnectionPoolIdleTest, NoStepBeforeTheWriterWasIdleForTheDelay) {
+  auto script = std::make_shared<IdleScript>();
+  script->step = [](WriteContext& tx, int i) { return InsertStep(tx, i, true); };
+  // A delay no test outlasts: armed at start and after each write, never due.
+  Reopen(script, absl::Hours(1));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(pool_->WriteSync(script->RecordedInsert(absl::StrCat(i))).ok());
+  EXPECT_EQ(pool_->stats().idle_steps, 0u);
+  // Shutting down while armed neither runs a step nor waits for the delay.
+  pool_->Shutdown();
+  EXPECT_EQ(script->events(), (Events{"write 0", "write 1", "write 2", "write 3", "write 4"}));
+  EXPECT_EQ(pool_->stats().idle_steps, 0u);
+}
+
+TEST_F(ConnectionPoolIdleTest, StepsRunWhileMoreIsLeftThenWaitForAWrite) {
+  auto script = std::make_shared<IdleScript>();
+  // Three steps with more left, then none; after the write, one more.
+  script->step = [](WriteContext& tx, int i) { return InsertStep(tx, i, i < 2); };
+  Reopen(script, absl::Milliseconds(1));
+  // Armed at start: runs until a step answers false.
+  ASSERT_TRUE(script->WaitForSteps(3));
+  ASSERT_TRUE(pool_->WriteSync(script->RecordedInsert("w")).ok());
+  ASSERT_TRUE(script->WaitForSteps(4));
+  pool_->Shutdown();
+  // Disarmed by step 2's false: nothing ran between it and the write.
+  EXPECT_EQ(script->events(), (Events{"step 0", "step 1", "step 2", "write w", "step 3"}));
+  const ConnectionPoolStats stats = pool_->stats();
+  EXPECT_EQ(stats.idle_steps, 4u);
+  EXPECT_EQ(stats.transactions, 1u);
+  // Each step committed in its own transaction.
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count("k LIKE 'idle-%'"), 4);
+}
+
+TEST_F(ConnectionPoolIdleTest, AQueuedWriteGoesBeforeTheNextStep) {
+  auto script = std::make_shared<IdleScript>();
+  script->step = [script = script.get()](WriteContext& tx, int i) -> absl::StatusOr<bool> {
+    if (i == 0) {
+      script->inside.Open();
+      if (!script->release.Wait()) return absl::DeadlineExceededError("release");
+    }
+    return InsertStep(tx, i, i == 0);
+  };
+  Reopen(script, absl::Milliseconds(1));
+  ASSERT_TRUE(script->inside.Wait());
+  // Queued while step 0 runs, which answers that more is left.
+  Outcomes outcomes;
+  pool_->Write(script->RecordedInsert("w"), outcomes.Recorder("w"));
+  script->release.Open();
+  ASSERT_TRUE(outcomes.WaitFor(1));
+  EXPECT_TRUE(outcomes.Get("w").ok());
+  ASSERT_TRUE(script->WaitForSteps(2));
+  pool_->Shutdown();
+  EXPECT_EQ(script->events(), (Events{"step 0", "write w", "step 1"}));
+  const ConnectionPoolStats stats = pool_->stats();
+  // Steps are neither transactions nor writes of the stats.
+  EXPECT_EQ(stats.idle_steps, 2u);
+  EXPECT_EQ(stats.transactions, 1u);
+  EXPECT_EQ(stats.writes, 1u);
+}
+
+TEST_F(ConnectionPoolIdleTest, AFailedStepIsRolledBackAndRearmedByTheNextWrite) {
+  auto script = std::make_shared<IdleScript>();
+  script->step = [](WriteContext& tx, int i) -> absl::StatusOr<bool> {
+    if (i == 0) return InsertStep(tx, i, absl::AbortedError("step failed"));
+    return InsertStep(tx, i, false);
+  };
+  Reopen(script, absl::Milliseconds(1));
+  ASSERT_TRUE(script->WaitForSteps(1));
+  ASSERT_TRUE(pool_->WriteSync(script->RecordedInsert("w")).ok());
+  ASSERT_TRUE(script->WaitForSteps(2));
+  // Shutdown waits for the step that has begun.
+  pool_->Shutdown();
+  EXPECT_EQ(script->events(), (Events{"step 0", "write w", "step 1"}));
+  const ConnectionPoolStats stats = pool_->stats();
+  EXPECT_EQ(stats.idle_steps, 2u);
+  EXPECT_EQ(stats.failed_idle_steps, 1u);
+  EXPECT_EQ(stats.failed_batches, 0u);
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count("k = 'idle-0'"), 0);
+  EXPECT_EQ(Count("k = 'idle-1'"), 1);
+}
+
+TEST_F(ConnectionPoolIdleTest, AStepThatEndsItsTransactionFailsAlone) {
+  auto script = std::make_shared<IdleScript>();
+  script->step = [](WriteContext& tx, int i) -> absl::StatusOr<bool> {
+    if (i == 0) {
+      if (absl::Status s = tx.Execute("COMMIT"); !s.ok()) return s;
+    }
+    return false;
+  };
+  Reopen(script, absl::Milliseconds(1));
+  ASSERT_TRUE(script->WaitForSteps(1));
+  // The writer goes on with a transaction of its own.
+  ASSERT_TRUE(pool_->WriteSync(script->RecordedInsert("w")).ok());
+  ASSERT_TRUE(script->WaitForSteps(2));
+  pool_->Shutdown();
+  EXPECT_EQ(pool_->stats().failed_idle_steps, 1u);
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count("k = 'w'"), 1);
+}
+
+TEST_F(ConnectionPoolIdleTest, ShutdownFinishesQueuedWritesWhileStepsHaveMoreLeft) {
+  auto script = std::make_shared<IdleScript>();
+  // Never done: the writer steps whenever it is idle.
+  script->step = [](WriteContext&, int) -> absl::StatusOr<bool> { return true; };
+  Reopen(script, absl::Milliseconds(1));
+  ASSERT_TRUE(script->WaitForSteps(3));
+  Outcomes outcomes;
+  for (int i = 0; i < 10; ++i) {
+    pool_->Write(Insert(absl::StrCat(i)), outcomes.Recorder(absl::StrCat("w", i)));
+  }
+  pool_->Shutdown();
+  EXPECT_EQ(outcomes.ok_count(), 10u);
+  const size_t steps = script->events().size();
+  // Nothing runs once shut down.
+  EXPECT_EQ(pool_->WriteSync(Insert("late")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(script->events().size(), steps);
+  pool_ = OpenPool();
+  ASSERT_NE(pool_, nullptr);
+  EXPECT_EQ(Count(), 10);
+}
+
+TEST_F(ConnectionPoolIdleTest, ExportsIdleMetrics) {
+  auto script = std::make_shared<IdleScript>();
+  script->step = [](WriteContext&, int) -> absl::StatusOr<bool> { return false; };
+  const uint64_t before =
+      metrics::Registry::Global().GetCounter("coffer_storage_idle_steps_total").Value();
+  Reopen(script, absl::Milliseconds(1));
+  ASSERT_TRUE(script->WaitForSteps(1));
+  pool_->Shutdown();
+  EXPECT_EQ(metrics::Registry::Global().GetCounter("coffer_storage_idle_steps_total").Value(),
+            before + 1);
+}
+
+// The size of the database file itself (not its WAL).
+int64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
+// 200 rows of 4,000 random bytes (~800 KB, ~200 pages: below SQLite's own
+// 1,000-page autocheckpoint).
+absl::Status InsertBlobs(WriteContext& tx) {
+  return tx.Execute(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
+      "INSERT INTO kv (k, v) SELECT 'blob-' || i, randomblob(4000) FROM n");
+}
+
+TEST_F(ConnectionPoolTest, WithoutIdleCheckpointsASmallWriteStaysInTheWal) {
+  ASSERT_TRUE(pool_->WriteSync(InsertBlobs).ok());
+  EXPECT_LT(FileSize(path_), 200 * 1000);
+  EXPECT_EQ(pool_->stats().idle_checkpoints, 0u);
+}
+
+TEST_F(ConnectionPoolIdleTest, IdleCheckpointCopiesTheWalIntoTheFileAfterTheIdleWork) {
+  pool_.reset();
+  auto script = std::make_shared<IdleScript>();
+  script->step = [](WriteContext& tx, int i) { return InsertStep(tx, i, i < 1); };
+  ConnectionPoolOptions options;
+  options.path = path_;
+  options.readers = 1;
+  options.idle_work = script->Work();
+  options.idle_delay = absl::Milliseconds(1);
+  options.checkpoint_when_idle = true;
+  absl::StatusOr<std::unique_ptr<ConnectionPool>> pool = ConnectionPool::Open(options, Key());
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  pool_ = std::move(*pool);
+  ASSERT_TRUE(script->WaitForSteps(2));
+  // The writer's own commits no longer checkpoint before the fallback.
+  ASSERT_TRUE(pool_
+                  ->WriteSync([](WriteContext& tx) -> absl::Status {
+                    absl::StatusOr<CachedStatement> st = tx.Prepare("PRAGMA wal_autocheckpoint");
+                    if (!st.ok()) return st.status();
+                    if (!(*st)->Step().value_or(false)) return absl::InternalError("no row");
+                    EXPECT_EQ((*st)->ColumnInt64(0), kIdleCheckpointFallbackPages);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(pool_->WriteSync(InsertBlobs).ok());
+  // After the write: the idle work's step, then one checkpoint.
+  ASSERT_TRUE(script->WaitForSteps(3));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (FileSize(path_) < 200 * 4000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(FileSize(path_), 200 * 4000);
+  EXPECT_GE(pool_->stats().idle_checkpoints, 1u);
+  EXPECT_EQ(pool_->stats().failed_idle_steps, 0u);
+  pool_->Shutdown();
 }
 
 // Not a fixture test: the process must have no threads of its own when it

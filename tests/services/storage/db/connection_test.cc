@@ -1,5 +1,7 @@
 #include "services/storage/db/connection.h"
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 
@@ -77,6 +79,40 @@ TEST(ConnectionTest, UsesWalAndForeignKeys) {
     ASSERT_TRUE((*st)->Step().value());
     EXPECT_EQ((*st)->ColumnText(0), expected) << pragma;
   }
+}
+
+TEST(ConnectionTest, SetsWalAutocheckpointWhenAsked) {
+  OpenOptions options;
+  options.wal_autocheckpoint_pages = 5000;
+  absl::StatusOr<std::unique_ptr<Connection>> db =
+      Connection::Open(FreshPath("autocheckpoint.db"), Key(testing::kTestKey), options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::StatusOr<CachedStatement> st = (*db)->Prepare("PRAGMA wal_autocheckpoint");
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_TRUE((*st)->Step().value());
+  EXPECT_EQ((*st)->ColumnInt64(0), 5000);
+}
+
+TEST(ConnectionTest, CheckpointPassiveEmptiesTheWalIntoTheFile) {
+  const std::string path = FreshPath("checkpoint.db");
+  OpenOptions options;
+  options.wal_autocheckpoint_pages = 100000;  // none by itself
+  absl::StatusOr<std::unique_ptr<Connection>> db =
+      Connection::Open(path, Key(testing::kTestKey), options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Execute("CREATE TABLE blobs (b BLOB)").ok());
+  ASSERT_TRUE((*db)
+                  ->Execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                            "WHERE i < 200) INSERT INTO blobs SELECT randomblob(4000) FROM n")
+                  .ok());
+  const auto file_size = [&path] {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+  };
+  // 200 rows of 4,000 bytes are ~800 KB, all in the WAL so far.
+  EXPECT_LT(file_size(), 200 * 1000);
+  ASSERT_TRUE((*db)->CheckpointPassive().ok());
+  EXPECT_GT(file_size(), 200 * 4000);
 }
 
 TEST(ConnectionTest, WrongKeyFailsAndLeavesTheFileUntouched) {

@@ -376,7 +376,7 @@ TEST_F(AccountsRepoTest, RemoveWithDeleteHistoryDeletesItemsAndLatestBalances) {
                     // pending (account_history.h): both must go.
                     "INSERT INTO account_history SELECT account_id, taken_at, snapshot_id,"
                     " asset_id, item_id FROM snapshot_items WHERE snapshot_id = 1;"
-                    "INSERT INTO account_history_pending VALUES (2, 2);"
+                    "INSERT INTO account_history_pending (snapshot_id, items) VALUES (2, 2);"
                     "INSERT INTO latest_balances (account_id, asset_id, last_item_id,"
                     " last_attempt_at, value_item_id, value_snapshot_id, units, decimals, as_of)"
                     " SELECT account_id, asset_id, item_id, 20, item_id, 2, units, decimals, 20"
