@@ -74,12 +74,16 @@ inline constexpr int32_t kMaxLatestBalancesPageSize = 1000;
 //   pool->Write([&](db::WriteContext& tx) { return WriteSnapshot(tx, prepared, ...); }, ...);
 //
 // A PreparedSnapshot refers to its request, which must outlive it.
+// PrepareSnapshot remembers the account ids it parsed, process-wide (up to
+// kMaxSnapshotItems of them, ~30 MB), so that the next snapshot of the same
+// accounts does not check their EIP-55 checksums again.
 struct PreparedSnapshot {
-  // One item to store, validated and normalized.
+  // One item to store, validated, its ids normalized.
   struct Item {
     const v1::BalanceItem* item = nullptr;
-    std::string account_id;
-    std::string asset_id;
+    // Indexes into account_ids and asset_ids.
+    uint32_t account = 0;
+    uint32_t asset = 0;
     std::optional<int64_t> fetched_at;
     std::optional<int64_t> retry_after;
   };
@@ -88,6 +92,10 @@ struct PreparedSnapshot {
   std::optional<int64_t> taken_at;
   // Normalized CAIP-2 chain and the request's block.
   std::vector<std::pair<std::string, const v1::BlockRef*>> blocks;
+  // The items' normalized ids, each once: a snapshot names each account
+  // once per asset and each asset once per account.
+  std::vector<std::string> account_ids;
+  std::vector<std::string> asset_ids;
   std::vector<Item> items;
   std::string content_hash;
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <future>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -164,6 +166,22 @@ TEST_F(SnapshotsRepoTest, InvalidItemsAreNamed) {
        [](v1::BalanceItem* item) { item->mutable_error()->set_code(v1::Error::CODE_UNSPECIFIED); },
        "items[1].error.code"},
       {"duplicate", [](v1::BalanceItem* item) { item->set_asset_id(kEth); }, "items[1]: account"},
+      {"block number", [](v1::BalanceItem* item) { item->set_block_number(uint64_t{1} << 63); },
+       "items[1].block_number: out of range"},
+      {"fetched_at", [](v1::BalanceItem* item) { item->mutable_fetched_at()->set_nanos(-1); },
+       "items[1].fetched_at: out of range"},
+      {"retry_after",
+       [](v1::BalanceItem* item) {
+         item->mutable_error()->set_code(v1::Error::UNAVAILABLE);
+         item->mutable_error()->mutable_retry_after()->set_seconds(-1);
+       },
+       "items[1].error.retry_after: out of range"},
+      {"unconfirmed incoming",
+       [](v1::BalanceItem* item) { item->mutable_unconfirmed_incoming()->set_units("x"); },
+       "items[1].unconfirmed_incoming: "},
+      {"unconfirmed outgoing",
+       [](v1::BalanceItem* item) { item->mutable_unconfirmed_outgoing()->set_decimals(300); },
+       "items[1].unconfirmed_outgoing: "},
   };
   for (const Case& c : cases) {
     v1::WriteSnapshotRequest request = Request("bad", 1699999000);
@@ -181,6 +199,157 @@ TEST_F(SnapshotsRepoTest, InvalidItemsAreNamed) {
   EXPECT_TRUE(absl::StartsWith(status.message(), "idempotency_key")) << status;
   EXPECT_EQ(Count("snapshots"), 0);
   EXPECT_EQ(Count("snapshot_items"), 0);
+}
+
+TEST_F(SnapshotsRepoTest, FirstInvalidItemIsNamed) {
+  // Items are checked in order, a duplicate when it is reached: an item
+  // after it that is malformed is not the one named.
+  AddIds({EvmId(1)});
+  v1::WriteSnapshotRequest request = Request("bad", 1699999000);
+  AddAmount(&request, EvmId(1), kEth, "1");
+  AddAmount(&request, EvmId(1), kEth, "2");
+  AddAmount(&request, EvmId(1), kUsdc, "01");
+  v1::WriteSnapshotResponse response;
+  absl::Status status = WriteSnap(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            absl::StrCat("items[1]: account ", EvmId(1), " and asset ", kEth, " also in items[0]"));
+  // The other chain's asset names both chains.
+  v1::WriteSnapshotRequest other_chain = Request("bad", 1699999000);
+  AddAmount(&other_chain, EvmId(1), "eip155:10/slip44:60", "1");
+  status = WriteSnap(other_chain, &response);
+  EXPECT_EQ(status.message(), "items[0].asset_id: asset of chain eip155:10, account of eip155:1");
+}
+
+TEST_F(SnapshotsRepoTest, TwoSpellingsOfOneAccountAreADuplicate) {
+  // EIP-55's own example, checksummed and in lower case: one account.
+  const std::string checksummed = "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+  const std::string lower = "eip155:1:0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+  AddIds({checksummed});
+  v1::WriteSnapshotRequest request = Request("two-spellings", 1699999000);
+  AddAmount(&request, lower, kEth, "1");
+  AddAmount(&request, lower, kUsdc, "1");
+  AddAmount(&request, checksummed, kEth, "2");
+  v1::WriteSnapshotResponse response;
+  absl::Status status = WriteSnap(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), absl::StrCat("items[2]: account ", checksummed, " and asset ", kEth,
+                                           " also in items[0]"));
+
+  // Either spelling is stored as the normal form.
+  request.mutable_items()->RemoveLast();
+  ASSERT_TRUE(WriteSnap(request, &response).ok());
+  EXPECT_EQ(response.snapshot().items(), 2u);
+  v1::GetLatestBalancesResponse latest = LatestAll();
+  ASSERT_EQ(latest.balances_size(), 2);
+  EXPECT_EQ(latest.balances(0).account_id(), checksummed);
+  EXPECT_EQ(latest.balances(1).account_id(), checksummed);
+}
+
+// EIP-55's examples, checksummed.
+const std::vector<std::string>& ChecksummedIds() {
+  static const auto* const ids = new std::vector<std::string>{
+      "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+      "eip155:1:0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+      "eip155:1:0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+      "eip155:1:0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+  };
+  return *ids;
+}
+
+std::string Lower(const std::string& id) {
+  std::string lower = id;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+TEST_F(SnapshotsRepoTest, AnAccountParsedBeforeParsesTheSameAgain) {
+  // Parsed account ids are remembered across snapshots: a bad checksum is
+  // rejected however often the good one was seen, and either spelling
+  // keeps giving the normal form.
+  const std::string bad_checksum = "eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+  for (int round = 0; round < 3; ++round) {
+    v1::WriteSnapshotRequest good = Request(absl::StrCat("good-", round), 1699999000);
+    AddAmount(&good, ChecksummedIds()[0], kEth, "1");
+    AddAmount(&good, Lower(ChecksummedIds()[1]), kEth, "1");
+    absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(good);
+    ASSERT_TRUE(prepared.ok()) << prepared.status();
+    EXPECT_EQ(prepared->account_ids,
+              (std::vector<std::string>{ChecksummedIds()[0], ChecksummedIds()[1]}));
+
+    v1::WriteSnapshotRequest bad = Request(absl::StrCat("bad-", round), 1699999000);
+    AddAmount(&bad, bad_checksum, kEth, "1");
+    prepared = PrepareSnapshot(bad);
+    EXPECT_EQ(prepared.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StartsWith(prepared.status().message(), "items[0].account_id: "))
+        << prepared.status();
+    EXPECT_TRUE(absl::StrContains(prepared.status().message(), "checksum")) << prepared.status();
+  }
+}
+
+TEST_F(SnapshotsRepoTest, SnapshotsArePreparedOnManyThreadsAtOnce) {
+  // The prep threads share what they parsed: every thread still gets each
+  // account's normal form, in the order its request names them.
+  std::vector<std::string> spellings;
+  std::vector<std::string> expected;
+  for (int n = 1; n <= 300; ++n) {
+    spellings.push_back(EvmId(n));
+    expected.push_back(EvmId(n));
+  }
+  for (const std::string& id : ChecksummedIds()) {
+    spellings.push_back(Lower(id));
+    expected.push_back(id);
+  }
+  std::vector<std::future<bool>> threads;
+  for (int thread = 0; thread < 8; ++thread) {
+    threads.push_back(std::async(std::launch::async, [&, thread]() {
+      bool same = true;
+      for (int round = 0; round < 20; ++round) {
+        v1::WriteSnapshotRequest request =
+            Request(absl::StrCat("t", thread, "-", round), 1699999000);
+        // Half the threads use the checksummed spellings.
+        for (size_t i = 0; i < spellings.size(); ++i) {
+          AddAmount(&request, thread % 2 == 0 ? spellings[i] : expected[i], kEth, "1");
+        }
+        absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
+        same = same && prepared.ok() && prepared->account_ids == expected;
+      }
+      return same;
+    }));
+  }
+  for (std::future<bool>& thread : threads) EXPECT_TRUE(thread.get());
+}
+
+TEST_F(SnapshotsRepoTest, ContentHashIsStable) {
+  // Stored snapshots keep their content hash: a retry after an upgrade must
+  // still be recognized as the same content, so the hash of a given request
+  // never changes. Key and fence are not part of it.
+  v1::WriteSnapshotRequest request = Request("run-1", 1699999000);
+  *request.mutable_fence() = CurrentFence();
+  request.set_run_id("run-1");
+  v1::BlockRef* block = request.add_blocks();
+  block->set_chain_id("eip155:1");
+  block->set_number(18000000);
+  block->set_hash("0xabc");
+  block->mutable_time()->set_seconds(1699998990);
+  v1::BalanceItem* item = AddAmount(&request, EvmId(1), kEth, "1500000000000000000");
+  item->set_block_number(18000000);
+  item->set_source("anvil");
+  item->mutable_fetched_at()->set_seconds(1699998995);
+  item->mutable_unconfirmed_incoming()->set_units("5");
+  AddError(&request, EvmId(2), kUsdc, "rate limited")
+      ->mutable_error()
+      ->mutable_retry_after()
+      ->set_seconds(60);
+  absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const std::string hash = absl::BytesToHexString(prepared->content_hash);
+  EXPECT_EQ(hash, "37af2dc5087a4df5d8df71604c260c05ca133fef13f3b2a575213ba3fe10a535");
+  request.set_idempotency_key("run-2");
+  request.clear_fence();
+  prepared = PrepareSnapshot(request);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_EQ(absl::BytesToHexString(prepared->content_hash), hash);
 }
 
 TEST_F(SnapshotsRepoTest, TooManyItemsIsResourceExhausted) {
@@ -261,6 +430,143 @@ TEST_F(SnapshotsRepoTest, UnregisteredAccountsAreSkippedAndCounted) {
   EXPECT_EQ(response.snapshot().skipped_items(), 2u);
   EXPECT_EQ(Count("snapshot_items"), 1);
   EXPECT_EQ(Count("latest_balances"), 1);
+}
+
+TEST_F(SnapshotsRepoTest, UnregisteredAccountsAreSkippedForEveryAsset) {
+  // Registered and unregistered accounts interleaved, several assets each:
+  // every item of an unregistered account is skipped, none of the others.
+  AddIds({EvmId(1), EvmId(3)});
+  v1::WriteSnapshotRequest request = Request("run-1", 1699999000);
+  AddAmount(&request, EvmId(1), kEth, "1");
+  AddAmount(&request, EvmId(2), kEth, "2");
+  AddError(&request, EvmId(3), kEth, "x");
+  AddAmount(&request, EvmId(2), kUsdc, "2", 6);
+  AddAmount(&request, EvmId(1), kUsdc, "1", 6);
+  AddError(&request, EvmId(4), kUsdc, "y");
+  AddAmount(&request, EvmId(3), kUsdc, "3", 6);
+  v1::WriteSnapshotResponse response;
+  ASSERT_TRUE(WriteSnap(request, &response).ok());
+  EXPECT_EQ(response.snapshot().items(), 4u);
+  EXPECT_EQ(response.snapshot().failed_items(), 1u);
+  EXPECT_EQ(response.snapshot().skipped_items(), 3u);
+  EXPECT_EQ(Count("snapshot_items"), 4);
+  v1::GetLatestBalancesResponse latest = LatestAll();
+  ASSERT_EQ(latest.balances_size(), 4);
+  std::vector<std::string> stored;
+  for (const v1::LatestBalance& balance : latest.balances()) {
+    stored.push_back(absl::StrCat(balance.account_id(), " ", balance.asset_id(), " ",
+                                  balance.has_error() ? "error" : balance.amount().units()));
+  }
+  EXPECT_EQ(stored, (std::vector<std::string>{
+                        absl::StrCat(EvmId(1), " ", kUsdc, " 1"),
+                        absl::StrCat(EvmId(1), " ", kEth, " 1"),
+                        absl::StrCat(EvmId(3), " ", kUsdc, " 3"),
+                        absl::StrCat(EvmId(3), " ", kEth, " error"),
+                    }));
+  // Nothing but the counts tells skipped items: they are not in the snapshot.
+  v1::WriteSnapshotRequest all_skipped = Request("run-2", 1699999100);
+  AddAmount(&all_skipped, EvmId(2), kEth, "2");
+  AddError(&all_skipped, EvmId(4), kEth, "z");
+  ASSERT_TRUE(WriteSnap(all_skipped, &response).ok());
+  EXPECT_EQ(response.snapshot().items(), 0u);
+  EXPECT_EQ(response.snapshot().failed_items(), 0u);
+  EXPECT_EQ(response.snapshot().skipped_items(), 2u);
+  EXPECT_EQ(Count("snapshot_items"), 4);
+}
+
+TEST_F(SnapshotsRepoTest, LatestFollowsTakenAtWhateverTheWriteOrder) {
+  // Readings of one (account, asset) written out of taken_at order: the
+  // latest attempt is the one with the greatest taken_at (a tie goes to the
+  // later write), the value the latest successful one, whatever came after.
+  AddIds({EvmId(1)});
+  int run = 0;
+  std::string last_snapshot_id;
+  auto write = [&](int64_t taken_at, const std::string& units, const std::string& error,
+                   int retry_seconds = 0) {
+    v1::WriteSnapshotRequest request = Request(absl::StrCat("run-", ++run), taken_at);
+    v1::BalanceItem* item;
+    if (error.empty()) {
+      item = AddAmount(&request, EvmId(1), kEth, units);
+      item->set_block_number(taken_at);
+    } else {
+      item = AddError(&request, EvmId(1), kEth, error);
+      if (retry_seconds > 0)
+        item->mutable_error()->mutable_retry_after()->set_seconds(retry_seconds);
+    }
+    v1::WriteSnapshotResponse response;
+    absl::Status status = WriteSnap(request, &response);
+    EXPECT_TRUE(status.ok()) << status;
+    last_snapshot_id = response.snapshot().snapshot_id();
+    return response.snapshot().snapshot_id();
+  };
+  // units (or "" for none), its as_of and snapshot, error (or ""), last attempt.
+  auto expect = [&](const std::string& units, int64_t as_of, const std::string& snapshot_id,
+                    const std::string& error, int64_t attempt, int retry_seconds = 0) {
+    v1::GetLatestBalancesResponse latest = LatestAll();
+    ASSERT_EQ(latest.balances_size(), 1);
+    const v1::LatestBalance& balance = latest.balances(0);
+    EXPECT_EQ(balance.last_attempt_at().seconds(), attempt);
+    if (units.empty()) {
+      EXPECT_FALSE(balance.has_amount());
+      EXPECT_FALSE(balance.has_as_of());
+      EXPECT_TRUE(balance.snapshot_id().empty());
+    } else {
+      EXPECT_EQ(balance.amount().units(), units);
+      EXPECT_EQ(balance.as_of().seconds(), as_of);
+      EXPECT_EQ(balance.block_number(), static_cast<uint64_t>(as_of));
+      EXPECT_EQ(balance.snapshot_id(), snapshot_id);
+    }
+    EXPECT_EQ(balance.error().message(), error);
+    EXPECT_EQ(balance.has_error(), !error.empty());
+    EXPECT_EQ(balance.error().retry_after().seconds(), retry_seconds);
+  };
+
+  // A failure first: a row with no value.
+  write(1000, "", "first failure", 5);
+  expect("", 0, "", "first failure", 1000, 5);
+  // A success older than that failure: the value, not the attempt.
+  const std::string s900 = write(900, "9", "");
+  expect("9", 900, s900, "first failure", 1000, 5);
+  // An even older success: nothing.
+  write(800, "8", "");
+  expect("9", 900, s900, "first failure", 1000, 5);
+  // A success between the value and the attempt: the value only.
+  const std::string s950 = write(950, "95", "");
+  expect("95", 950, s950, "first failure", 1000, 5);
+  // An older failure: nothing.
+  write(990, "", "older failure", 7);
+  expect("95", 950, s950, "first failure", 1000, 5);
+  // A newer success: both, and the error is gone.
+  const std::string s2000 = write(2000, "20", "");
+  expect("20", 2000, s2000, "", 2000);
+  // A newer failure: the attempt only, with its own retry_after.
+  write(3000, "", "second failure", 9);
+  expect("20", 2000, s2000, "second failure", 3000, 9);
+  // A failure at the same taken_at, written later: it is the latest.
+  write(3000, "", "third failure");
+  expect("20", 2000, s2000, "third failure", 3000);
+  // A success at the same taken_at: both.
+  const std::string s3000 = write(3000, "30", "");
+  expect("30", 3000, s3000, "", 3000);
+  // Then an older failure again: nothing.
+  write(2500, "", "late failure");
+  expect("30", 3000, s3000, "", 3000);
+  EXPECT_EQ(Count("latest_balances"), 1);
+}
+
+TEST_F(SnapshotsRepoTest, ValueWithoutBlockNumberClearsTheOldOne) {
+  AddIds({EvmId(1)});
+  v1::WriteSnapshotRequest first = Request("run-1", 1699990000);
+  AddAmount(&first, EvmId(1), kEth, "1")->set_block_number(100);
+  v1::WriteSnapshotResponse response;
+  ASSERT_TRUE(WriteSnap(first, &response).ok());
+  EXPECT_EQ(LatestAll().balances(0).block_number(), 100u);
+  v1::WriteSnapshotRequest second = Request("run-2", 1699995000);
+  AddAmount(&second, EvmId(1), kEth, "2");
+  ASSERT_TRUE(WriteSnap(second, &response).ok());
+  v1::GetLatestBalancesResponse latest = LatestAll();
+  EXPECT_EQ(latest.balances(0).amount().units(), "2");
+  EXPECT_FALSE(latest.balances(0).has_block_number());
 }
 
 TEST_F(SnapshotsRepoTest, Uint256MaxRoundTrips) {
