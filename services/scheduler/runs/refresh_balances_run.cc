@@ -27,6 +27,7 @@ struct StageHistograms {
   metrics::Histogram& list_accounts;
   metrics::Histogram& fetch;
   metrics::Histogram& write;
+  metrics::Histogram& collect;
 };
 
 const StageHistograms& Stages() {
@@ -36,9 +37,11 @@ const StageHistograms& Stages() {
       return registry.GetHistogram(
           "coffer_scheduler_run_stage_seconds", {{"kind", "refresh_balances"}, {"stage", name}},
           "Time a run spent in each stage: fetch (ResolveBlocks and the QueryBalances batches), "
-          "list_accounts, write (WriteSnapshot).");
+          "list_accounts (overlaps fetch), collect (the run's start to its write: both, "
+          "overlapped), write (WriteSnapshot).");
     };
-    return StageHistograms{stage("list_accounts"), stage("fetch"), stage("write")};
+    return StageHistograms{stage("list_accounts"), stage("fetch"), stage("write"),
+                           stage("collect")};
   }();
   return stages;
 }
@@ -86,7 +89,28 @@ void RefreshBalancesRun::Cancel(v1::Error reason) {
 }
 
 bool RefreshBalancesRun::Answered() {
-  return lifecycle_.Answered([this] { return Outcome(v1::RUN_STATE_CANCELLED); });
+  switch (lifecycle_.EndCall()) {
+    case RunLifecycle::After::kGoOn:
+      return true;
+    case RunLifecycle::After::kStop:
+      return false;
+    case RunLifecycle::After::kFinishCancelled:
+      break;
+  }
+  // The last answer of a run that was cancelled or is failing.
+  std::optional<v1::Error> failure;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failure = failure_;
+  }
+  if (failure.has_value()) {
+    RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
+    outcome.error = *std::move(failure);
+    Finish(std::move(outcome));
+  } else {
+    lifecycle_.FinishCancelled(Outcome(v1::RUN_STATE_CANCELLED));
+  }
+  return false;
 }
 
 RunOutcome RefreshBalancesRun::Outcome(v1::RunState state) const {
@@ -108,10 +132,27 @@ void RefreshBalancesRun::FailWith(absl::Status status, const char* what, const c
   Finish(std::move(outcome));
 }
 
+void RefreshBalancesRun::FailAfterCalls(v1::Error error) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (ended_) return;
+    ended_ = true;
+    failure_ = error;
+  }
+  // The lifecycle's cancel stops new calls and makes the last answer end
+  // the run (Answered), as FAILED here rather than CANCELLED. False when
+  // calls are out, or when a real cancel came first: that run ends when
+  // its last answer comes, FAILED too, since it did fail.
+  if (!lifecycle_.Cancel(error)) return;
+  RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
+  outcome.error = std::move(error);
+  Finish(std::move(outcome));
+}
+
 void RefreshBalancesRun::Finish(RunOutcome outcome) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stage_ = Stage::kDone;
+    ended_ = true;
   }
   lifecycle_.Finish(std::move(outcome));
 }
@@ -132,7 +173,7 @@ void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
   if (!lifecycle_.StartCall()) return;
   if (!with_tags) {
     std::lock_guard<std::mutex> lock(mutex_);
-    stage_started_ = SteadyClock::now();
+    resolve_started_ = SteadyClock::now();
   }
   ReportProgress();
   fetcher_->ResolveBlocks(request, [self = shared_from_this(), with_tags](
@@ -143,7 +184,9 @@ void RefreshBalancesRun::ResolveBlocks(bool with_tags) {
 
 void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBlocksResponse> reply) {
   if (!Answered()) return;
-  if (!reply.ok()) return FailWith(reply.status(), "resolving blocks", "fetcher");
+  if (!reply.ok()) {
+    return FailAfterCalls(ErrorOfStatus(reply.status(), "resolving blocks", "fetcher"));
+  }
   std::vector<std::string> chains;
   std::vector<v1::BlockRef> resolved;
   std::optional<v1::Error> first_error;
@@ -165,21 +208,18 @@ void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBloc
   }
   if (resolved.empty() && first_error.has_value()) {
     // Every configured chain failed: nothing can be read at a block.
-    RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
-    outcome.error = *first_error;
-    outcome.error.set_message(absl::StrCat("resolving blocks: no chain's block resolved; first: ",
-                                           first_error->message()));
-    return Finish(std::move(outcome));
+    v1::Error error = *first_error;
+    error.set_message(absl::StrCat("resolving blocks: no chain's block resolved; first: ",
+                                   first_error->message()));
+    return FailAfterCalls(std::move(error));
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // A chain that did not resolve has no entry: each batch reads it at
     // its head, and its items say which block.
     blocks_ = std::move(resolved);
-    stage_ = Stage::kAccounts;
-    const SteadyClock::time_point now = SteadyClock::now();
-    resolve_time_ = now - stage_started_;
-    stage_started_ = now;
+    blocks_resolved_ = true;
+    resolve_time_ = SteadyClock::now() - resolve_started_;
   }
   ListAccounts("");
 }
@@ -189,8 +229,13 @@ void RefreshBalancesRun::ListAccounts(std::string page_token) {
   request.set_chain_id(options_.params.chain_id());
   *request.mutable_tags() = options_.params.tags();
   request.mutable_page()->set_page_size(kAccountsPerPage);
+  const bool first_page = page_token.empty();
   request.mutable_page()->set_page_token(std::move(page_token));
   if (!lifecycle_.StartCall()) return;
+  if (first_page) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    list_started_ = SteadyClock::now();
+  }
   ReportProgress();
   storage_->ListAccounts(
       request, [self = shared_from_this()](absl::StatusOr<v1::ListAccountsResponse> reply) mutable {
@@ -200,28 +245,29 @@ void RefreshBalancesRun::ListAccounts(std::string page_token) {
 
 void RefreshBalancesRun::OnAccounts(absl::StatusOr<v1::ListAccountsResponse> reply) {
   if (!Answered()) return;
-  if (!reply.ok()) return FailWith(reply.status(), "listing accounts", "storage");
+  if (!reply.ok()) {
+    return FailAfterCalls(ErrorOfStatus(reply.status(), "listing accounts", "storage"));
+  }
+  const bool more = !reply->page().next_page_token().empty();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (v1::Account& account : *reply->mutable_accounts()) {
       accounts_.push_back(std::move(*account.mutable_account_id()));
     }
+    if (!more) {
+      listing_ended_ = true;
+      Record(Stages().list_accounts, SteadyClock::now() - list_started_);
+    }
   }
-  if (!reply->page().next_page_token().empty()) {
-    return ListAccounts(reply->page().next_page_token());
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stage_ = Stage::kBalances;
-    const SteadyClock::time_point now = SteadyClock::now();
-    Record(Stages().list_accounts, now - stage_started_);
-    stage_started_ = now;
-  }
+  // The next page first: storage works on it while this page's batches go
+  // out.
+  if (more) ListAccounts(std::move(*reply->mutable_page()->mutable_next_page_token()));
   Pump();
 }
 
 void RefreshBalancesRun::Pump() {
   struct Batch {
+    size_t index;
     size_t first;
     size_t count;
     v1::QueryBalancesRequest request;
@@ -230,12 +276,19 @@ void RefreshBalancesRun::Pump() {
   bool write = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stage_ != Stage::kBalances) return;
-    while (batches_out_ < batches_in_flight_ && next_account_ < accounts_.size() &&
-           lifecycle_.StartCall()) {
+    // Every batch reads at the pinned blocks: none before they are known.
+    if (ended_ || writing_ || !blocks_resolved_) return;
+    while (batches_out_ < batches_in_flight_) {
+      // A full batch, or the last one once the listing ended.
+      const size_t listed = accounts_.size() - next_account_;
+      if (listed == 0 || (listed < batch_size_ && !listing_ended_)) break;
+      if (!lifecycle_.StartCall()) break;
+      if (!fetch_started_.has_value()) fetch_started_ = SteadyClock::now();
       Batch& batch = batches.emplace_back();
+      batch.index = batch_items_.size();
+      batch_items_.emplace_back();
       batch.first = next_account_;
-      batch.count = std::min<size_t>(batch_size_, accounts_.size() - next_account_);
+      batch.count = std::min<size_t>(batch_size_, listed);
       next_account_ += batch.count;
       for (size_t i = batch.first; i < batch.first + batch.count; ++i) {
         batch.request.add_queries()->set_account_id(accounts_[i]);
@@ -249,46 +302,55 @@ void RefreshBalancesRun::Pump() {
       ++batches_out_;
       ++batches_;
     }
-    if (batches_out_ == 0 && next_account_ == accounts_.size()) {
-      stage_ = Stage::kSnapshot;
+    if (listing_ended_ && batches_out_ == 0 && next_account_ == accounts_.size()) {
+      writing_ = true;
       write = true;
-      Record(Stages().fetch, resolve_time_ + (SteadyClock::now() - stage_started_));
+      SteadyClock::duration fetch = resolve_time_;
+      if (fetch_started_.has_value()) fetch += SteadyClock::now() - *fetch_started_;
+      Record(Stages().fetch, fetch);
+      Record(Stages().collect, SteadyClock::now() - resolve_started_);
     }
   }
   ReportProgress();
   for (Batch& batch : batches) {
-    fetcher_->QueryBalances(batch.request,
-                            [self = shared_from_this(), first = batch.first, count = batch.count](
-                                absl::StatusOr<v1::QueryBalancesResponse> reply) mutable {
-                              self->OnBatch(first, count, std::move(reply));
-                            });
+    fetcher_->QueryBalances(
+        batch.request,
+        [self = shared_from_this(), index = batch.index, first = batch.first,
+         count = batch.count](absl::StatusOr<v1::QueryBalancesResponse> reply) mutable {
+          self->OnBatch(index, first, count, std::move(reply));
+        });
   }
   if (write) WriteSnapshot();
 }
 
-void RefreshBalancesRun::OnBatch(size_t first, size_t count,
+void RefreshBalancesRun::OnBatch(size_t index, size_t first, size_t count,
                                  absl::StatusOr<v1::QueryBalancesResponse> reply) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     --batches_out_;
-    accounts_done_ += count;
-    if (!reply.ok()) {
-      // The batch's assets are unknown: one failed item per account.
-      const v1::Error error = ErrorOfStatus(reply.status(), "reading balances", "fetcher");
-      for (size_t i = first; i < first + count; ++i)
-        tally_.Add(error, ChainOfAccount(accounts_[i]));
-    } else {
-      for (v1::BalanceResult& result : *reply->mutable_results()) {
-        v1::BalanceItem& item = *result.mutable_balance();
-        if (item.has_error()) {
-          tally_.Add(item.error(), ChainOfAccount(item.account_id()));
-          // Without an asset (an account the fetcher cannot read at all)
-          // the item has no place in a snapshot.
-          if (item.asset_id().empty()) continue;
-        } else {
-          ++succeeded_;
+    // A failing run drops what comes in: nothing of it is written.
+    if (!ended_) {
+      accounts_done_ += count;
+      if (!reply.ok()) {
+        // The batch's assets are unknown: one failed item per account.
+        const v1::Error error = ErrorOfStatus(reply.status(), "reading balances", "fetcher");
+        for (size_t i = first; i < first + count; ++i)
+          tally_.Add(error, ChainOfAccount(accounts_[i]));
+      } else {
+        std::vector<v1::BalanceItem>& items = batch_items_[index];
+        items.reserve(reply->results_size());
+        for (v1::BalanceResult& result : *reply->mutable_results()) {
+          v1::BalanceItem& item = *result.mutable_balance();
+          if (item.has_error()) {
+            tally_.Add(item.error(), ChainOfAccount(item.account_id()));
+            // Without an asset (an account the fetcher cannot read at all)
+            // the item has no place in a snapshot.
+            if (item.asset_id().empty()) continue;
+          } else {
+            ++succeeded_;
+          }
+          items.push_back(std::move(item));
         }
-        items_.push_back(std::move(item));
       }
     }
   }
@@ -301,8 +363,8 @@ void RefreshBalancesRun::WriteSnapshot() {
   size_t items = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    items = items_.size();
-    stage_started_ = SteadyClock::now();
+    for (const std::vector<v1::BalanceItem>& batch : batch_items_) items += batch.size();
+    write_started_ = SteadyClock::now();
   }
   if (items > kMaxSnapshotItems) {
     RunOutcome outcome = Outcome(v1::RUN_STATE_FAILED);
@@ -322,9 +384,11 @@ void RefreshBalancesRun::WriteSnapshot() {
     *request.mutable_taken_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
         absl::ToUnixNanos(options_.taken_at));
     for (const v1::BlockRef& block : blocks_) *request.add_blocks() = block;
-    request.mutable_items()->Reserve(static_cast<int>(items_.size()));
-    for (v1::BalanceItem& item : items_) *request.add_items() = std::move(item);
-    items_.clear();
+    request.mutable_items()->Reserve(static_cast<int>(items));
+    for (std::vector<v1::BalanceItem>& batch : batch_items_) {
+      for (v1::BalanceItem& item : batch) *request.add_items() = std::move(item);
+    }
+    batch_items_.clear();
   }
   ReportProgress();
   storage_->WriteSnapshot(request, [self = shared_from_this()](
@@ -339,8 +403,9 @@ void RefreshBalancesRun::OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> rep
   lifecycle_.EndCall();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    Record(Stages().write, SteadyClock::now() - stage_started_);
+    Record(Stages().write, SteadyClock::now() - write_started_);
   }
+  // Nothing else of the run is out by now: it ends here.
   if (!reply.ok()) return FailWith(reply.status(), "writing the snapshot", "storage");
   RunOutcome outcome = Outcome(v1::RUN_STATE_UNSPECIFIED);
   outcome.state = StateOfItems(outcome.counts.items_succeeded(), outcome.counts.items_failed());
@@ -353,26 +418,21 @@ void RefreshBalancesRun::ReportProgress() {
   v1::Progress progress;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    switch (stage_) {
-      case Stage::kBlocks:
-        progress.set_stage("resolving blocks");
-        break;
-      case Stage::kAccounts:
-        progress.set_stage("listing accounts");
-        break;
-      case Stage::kBalances:
-        progress.set_stage("fetching");
-        break;
-      case Stage::kSnapshot:
-        progress.set_stage("writing snapshot");
-        break;
-      case Stage::kDone:
-        return;
+    if (ended_) return;
+    if (writing_) {
+      progress.set_stage("writing snapshot");
+    } else if (!blocks_resolved_) {
+      progress.set_stage("resolving blocks");
+    } else if (!listing_ended_) {
+      // Batches may be out already; the total is not known yet.
+      progress.set_stage("listing accounts");
+    } else {
+      progress.set_stage("fetching");
     }
     progress.set_unit("accounts");
     progress.set_done(accounts_done_);
-    progress.set_total(stage_ == Stage::kBlocks || stage_ == Stage::kAccounts ? 0
-                                                                              : accounts_.size());
+    // 0 while not known yet (common.proto's Progress).
+    progress.set_total(listing_ended_ ? accounts_.size() : 0);
     progress.set_failed(tally_.failed());
   }
   std::lock_guard<std::mutex> lock(progress_mutex_);

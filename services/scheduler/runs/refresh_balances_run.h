@@ -9,18 +9,30 @@
 //       [](RunOutcome outcome) { ... });              // once, any thread
 //   run->Cancel(reason);  // e.g. CancelRun, the run timeout, a lost lease
 //
-// The stages, each asynchronous (nothing here blocks a thread):
+// The stages, each asynchronous (nothing here blocks a thread), overlapping
+// where they can:
 //  1. Blocks: Fetcher.ResolveBlocks pins every configured chain's head (or
 //     the params' block_tag) once; every batch reads at those numbers and
 //     the snapshot records them. A chain whose block cannot be resolved is
-//     read at its head by each batch, and its items say which block.
+//     read at its head by each batch, and its items say which block. No
+//     batch is sent before it ended. (It could run alongside the first page
+//     of stage 2, saving one fetcher round trip: the blocks depend on the
+//     fetcher's configured chains, not on the accounts.)
 //  2. Accounts: Storage.ListAccounts pages through the selected accounts
-//     (chain_id, tags), 1,000 a page, so the total is known for progress.
+//     (chain_id, tags), 1,000 a page, each page asked for as soon as the
+//     previous one came (one page at a time: a page token comes only with
+//     the page before it). The total is known when the listing ended.
 //  3. Balances: Fetcher.QueryBalances in batches of params.batch_size
 //     accounts (default 500; every configured asset of each), at most
-//     params.max_batches_in_flight (default 4, at most 64) at once.
-//  4. Snapshot: Storage.WriteSnapshot of every item, fenced with the run's
-//     lease epoch, idempotent by the run id, at most 100,000 items.
+//     params.max_batches_in_flight (default 4, at most 64) at once. A batch
+//     goes out as soon as its accounts are listed (a full batch, or the last
+//     partial one once the listing ended), while later pages are still
+//     being listed: the two overlap.
+//  4. Snapshot: once the listing ended and every batch answered,
+//     Storage.WriteSnapshot of every item, fenced with the run's lease
+//     epoch, idempotent by the run id, at most 100,000 items. The items are
+//     in the listing's order (batch by batch, each batch's in the fetcher's
+//     order), however the batches' answers interleave.
 //
 // Partial failure is a result: a failed item is written as failed, never as
 // zero, and counted and grouped in the outcome's error_summary; the state is
@@ -29,20 +41,30 @@
 // no asset) and a batch whose call failed as a whole (its accounts' assets
 // unknown) count one failed item per account, in the summary, not in the
 // snapshot. Failing to resolve any block, to list the accounts or to write
-// the snapshot fails the run, with nothing written. A cancelled run writes
-// nothing and ends CANCELLED with the given reason once its outstanding
-// calls answered.
+// the snapshot fails the run, with nothing written: it makes no new call
+// and ends FAILED once its outstanding calls (batches sent while the
+// listing went on) answered, their answers unused, so `done` never runs
+// with a call of the run still out (the engine's shutdown relies on that
+// to destroy the clients safely). A cancelled run writes nothing and ends
+// CANCELLED with the given reason once its outstanding calls answered.
+//
+// Progress counts accounts whose batch answered; its total is 0 until the
+// listing ended (the stage says "listing accounts" until then, even with
+// batches out), then the accounts listed ("fetching").
 //
 // Each run records how long it spent in each stage in the process's metrics
 // (metrics::Registry::Global(), so Admin.GetMetrics reports them), as the
 // histogram coffer_scheduler_run_stage_seconds{kind="refresh_balances",
-// stage=...}: "fetch" is stages 1 and 3 (ResolveBlocks sent to answered,
-// plus the first QueryBalances sent to the last answered), "list_accounts"
-// stage 2, "write" stage 4 (from building the request to storage's answer).
-// list_accounts and fetch are recorded when the run moves past them (failed
-// batches included), write when storage answers, even with an error; a run
-// that fails or is cancelled within list_accounts or fetch records nothing
-// for that stage.
+// stage=...}: "fetch" is stages 1 and 3 (the first ResolveBlocks sent to the
+// last answered, plus the first QueryBalances sent to the last answered),
+// "list_accounts" stage 2 (the first page asked for to the last answered),
+// "write" stage 4 (from building the request to storage's answer), and
+// "collect" stages 1 to 3 as they overlapped (the first ResolveBlocks sent
+// to the last batch answered). Since stage 3 overlaps stage 2,
+// list_accounts + fetch can exceed collect. list_accounts is recorded when the listing
+// ended, fetch and collect when the run moves to the write (failed batches included),
+// write when storage answers, even with an error; a run that fails or is
+// cancelled before a stage ended records nothing for it.
 #ifndef COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
 #define COFFER_SERVICES_SCHEDULER_RUNS_REFRESH_BALANCES_RUN_H_
 
@@ -104,21 +126,26 @@ class RefreshBalancesRun : public Run, public std::enable_shared_from_this<Refre
                      ProgressCallback progress, DoneCallback done);
 
  private:
-  enum class Stage { kBlocks, kAccounts, kBalances, kSnapshot, kDone };
-
   void ResolveBlocks(bool with_tags);
   void OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBlocksResponse> reply);
   void ListAccounts(std::string page_token);
   void OnAccounts(absl::StatusOr<v1::ListAccountsResponse> reply);
-  // Sends batches while there is room; writes the snapshot after the last.
+  // Sends batches while there is room and accounts for them; writes the
+  // snapshot once the listing ended and the last batch answered.
   void Pump();
-  void OnBatch(size_t first, size_t count, absl::StatusOr<v1::QueryBalancesResponse> reply);
+  void OnBatch(size_t index, size_t first, size_t count,
+               absl::StatusOr<v1::QueryBalancesResponse> reply);
   void WriteSnapshot();
   void OnWritten(absl::StatusOr<v1::WriteSnapshotResponse> reply);
-  // Counts an answer; false when the run stops here (cancelled).
+  // Counts an answer; false when it is not to be used (the run is
+  // cancelled or failing), ending the run when it was the last one out.
   bool Answered();
   void Finish(RunOutcome outcome);
+  // Ends the run FAILED now: for failures with no call of the run out.
   void FailWith(absl::Status status, const char* what, const char* upstream);
+  // Fails the run with `error` while other calls may be out: no new call,
+  // and the run ends FAILED when the last one answered (Answered).
+  void FailAfterCalls(v1::Error error);
   // The counts and error summary as they stand, with `state`.
   RunOutcome Outcome(v1::RunState state) const;
   // Calls progress_ with where the run stands (serialized: callbacks come
@@ -136,21 +163,31 @@ class RefreshBalancesRun : public Run, public std::enable_shared_from_this<Refre
   RunLifecycle lifecycle_;
 
   mutable std::mutex mutex_;
-  Stage stage_ = Stage::kBlocks;
+  // Where the run stands: stage 3 runs while 2 goes on; `writing_` once
+  // stage 4 began; `ended_` once `done` ran or a failure waits for the
+  // outstanding calls.
+  bool blocks_resolved_ = false;
+  bool listing_ended_ = false;
+  bool writing_ = false;
+  bool ended_ = false;
+  std::optional<v1::Error> failure_;        // set by FailAfterCalls
   std::vector<std::string> tagged_chains_;  // for a block_tag other than latest
   std::vector<v1::BlockRef> blocks_;
-  std::vector<std::string> accounts_;
+  std::vector<std::string> accounts_;  // in the listing's order
   size_t next_account_ = 0;
   size_t accounts_done_ = 0;
   uint32_t batches_out_ = 0;
   uint64_t batches_ = 0;
-  std::vector<v1::BalanceItem> items_;
+  // Each batch's items, by batch: the snapshot takes them in this order.
+  std::vector<std::vector<v1::BalanceItem>> batch_items_;
   uint64_t succeeded_ = 0;
   ErrorTally tally_;
-  // For the stage metrics: when the stage going on began, and how long
-  // ResolveBlocks took (counted as fetching).
-  std::chrono::steady_clock::time_point stage_started_;
+  // For the stage metrics (see the file comment).
+  std::chrono::steady_clock::time_point resolve_started_;
   std::chrono::steady_clock::duration resolve_time_{};
+  std::chrono::steady_clock::time_point list_started_;
+  std::optional<std::chrono::steady_clock::time_point> fetch_started_;
+  std::chrono::steady_clock::time_point write_started_;
 };
 
 }  // namespace coffer::scheduler

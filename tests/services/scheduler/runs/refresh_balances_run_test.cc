@@ -1,10 +1,13 @@
 #include "services/scheduler/runs/refresh_balances_run.h"
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
+#include "common/metrics/metric_snapshot.h"
+#include "common/metrics/registry.h"
 #include "tests/services/scheduler/runs/unexpected_backends.h"
 
 namespace coffer::scheduler {
@@ -22,12 +27,60 @@ constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606e
 
 std::string Account(int i) { return absl::StrCat("eip155:1:0x", 1000000 + i); }
 
-// Storage with `accounts` registered, answering at once; records the write.
+// How many runs of this process recorded `stage` so far.
+uint64_t StageCount(const std::string& stage) {
+  for (const metrics::MetricSnapshot& metric :
+       metrics::Registry::Global().Snapshot("coffer_scheduler_run_stage_seconds")) {
+    const metrics::Labels want = {{"kind", "refresh_balances"}, {"stage", stage}};
+    if (metric.labels == want) return metric.histogram.count;
+  }
+  return 0;
+}
+
+// Storage with `accounts` registered, answering at once (or, with
+// `hold_pages`, when the test says); records the write.
 class FakeStorage : public UnexpectedRunStorage {
  public:
   void ListAccounts(const v1::ListAccountsRequest& request,
                     Answer<v1::ListAccountsResponse> done) override {
     list_requests.push_back(request);
+    if (hold_pages) {
+      held_pages.push_back({request, std::move(done)});
+      return;
+    }
+    AnswerPage(request, std::move(done));
+  }
+  void WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                     Answer<v1::WriteSnapshotResponse> done) override {
+    written.push_back(request);
+    if (!write_status.ok()) return std::move(done)(write_status);
+    v1::WriteSnapshotResponse reply;
+    reply.mutable_snapshot()->set_snapshot_id("42");
+    std::move(done)(reply);
+  }
+
+  // Answers the held page request (at most one is out at a time).
+  void AnswerHeldPage() {
+    ASSERT_EQ(held_pages.size(), 1u);
+    HeldPage page = std::move(held_pages.front());
+    held_pages.pop_front();
+    AnswerPage(page.request, std::move(page.done));
+  }
+
+  struct HeldPage {
+    v1::ListAccountsRequest request;
+    Answer<v1::ListAccountsResponse> done;
+  };
+  std::vector<std::string> accounts;
+  absl::Status list_status;
+  absl::Status write_status;
+  bool hold_pages = false;
+  std::deque<HeldPage> held_pages;
+  std::vector<v1::ListAccountsRequest> list_requests;
+  std::vector<v1::WriteSnapshotRequest> written;
+
+ private:
+  void AnswerPage(const v1::ListAccountsRequest& request, Answer<v1::ListAccountsResponse> done) {
     if (!list_status.ok()) return std::move(done)(list_status);
     size_t first = 0;
     if (!request.page().page_token().empty()) {
@@ -39,20 +92,6 @@ class FakeStorage : public UnexpectedRunStorage {
     if (end < accounts.size()) reply.mutable_page()->set_next_page_token(absl::StrCat(end));
     std::move(done)(reply);
   }
-  void WriteSnapshot(const v1::WriteSnapshotRequest& request,
-                     Answer<v1::WriteSnapshotResponse> done) override {
-    written.push_back(request);
-    if (!write_status.ok()) return std::move(done)(write_status);
-    v1::WriteSnapshotResponse reply;
-    reply.mutable_snapshot()->set_snapshot_id("42");
-    std::move(done)(reply);
-  }
-
-  std::vector<std::string> accounts;
-  absl::Status list_status;
-  absl::Status write_status;
-  std::vector<v1::ListAccountsRequest> list_requests;
-  std::vector<v1::WriteSnapshotRequest> written;
 };
 
 // A fetcher whose balance calls wait until the test answers them.
@@ -61,6 +100,10 @@ class FakeFetcher : public UnexpectedRunFetcher {
   void ResolveBlocks(const v1::ResolveBlocksRequest& request,
                      Answer<v1::ResolveBlocksResponse> done) override {
     resolve_requests.push_back(request);
+    if (hold_resolve) {
+      held_resolves.push_back({request, std::move(done)});
+      return;
+    }
     std::move(done)(resolve(request));
   }
   void QueryBalances(const v1::QueryBalancesRequest& request,
@@ -77,13 +120,30 @@ class FakeFetcher : public UnexpectedRunFetcher {
     pending.pop_front();
     std::move(call.done)(answer(call.request));
   }
+  // Answers the newest pending call: batches answering out of order.
+  void AnswerNewest() {
+    ASSERT_FALSE(pending.empty());
+    Call call = std::move(pending.back());
+    pending.pop_back();
+    std::move(call.done)(answer(call.request));
+  }
   void AnswerAll() {
     while (!pending.empty()) AnswerOne();
+  }
+  void AnswerHeldResolve() {
+    ASSERT_FALSE(held_resolves.empty());
+    HeldResolve held = std::move(held_resolves.front());
+    held_resolves.pop_front();
+    std::move(held.done)(resolve(held.request));
   }
 
   struct Call {
     v1::QueryBalancesRequest request;
     Answer<v1::QueryBalancesResponse> done;
+  };
+  struct HeldResolve {
+    v1::ResolveBlocksRequest request;
+    Answer<v1::ResolveBlocksResponse> done;
   };
   std::function<absl::StatusOr<v1::ResolveBlocksResponse>(const v1::ResolveBlocksRequest&)>
       resolve = [](const v1::ResolveBlocksRequest& request) {
@@ -112,6 +172,8 @@ class FakeFetcher : public UnexpectedRunFetcher {
         return reply;
       };
   std::vector<v1::ResolveBlocksRequest> resolve_requests;
+  bool hold_resolve = false;
+  std::deque<HeldResolve> held_resolves;
   std::deque<Call> pending;
   size_t calls = 0;
   size_t max_in_flight = 0;
@@ -406,6 +468,250 @@ TEST_F(RefreshBalancesRunTest, ProgressCountsAccountsAgainstTheTotal) {
   EXPECT_TRUE(fetching_seen);
   EXPECT_EQ(progress_.back().stage(), "writing snapshot");
   EXPECT_EQ(progress_.back().done(), 1203u);
+}
+
+TEST_F(RefreshBalancesRunTest, BatchesGoOutWhileLaterPagesAreStillListed) {
+  storage_.hold_pages = true;
+  options_.params.set_batch_size(300);
+  options_.params.set_max_batches_in_flight(4);
+  std::vector<v1::QueryBalancesRequest> sent;
+  auto answer = fetcher_.answer;
+  fetcher_.answer = [&](const v1::QueryBalancesRequest& request) {
+    sent.push_back(request);
+    return answer(request);
+  };
+  auto run = Start();
+  ASSERT_EQ(storage_.list_requests.size(), 1u);
+  EXPECT_TRUE(fetcher_.pending.empty());
+
+  // The first page (1,000 accounts): its three full batches go out at once
+  // and the second page is asked for; the last 100 wait for a full batch
+  // or the end of the listing.
+  storage_.AnswerHeldPage();
+  ASSERT_EQ(storage_.list_requests.size(), 2u);
+  EXPECT_EQ(storage_.list_requests[1].page().page_token(), "1000");
+  ASSERT_EQ(fetcher_.pending.size(), 3u);
+  for (const FakeFetcher::Call& call : fetcher_.pending) {
+    EXPECT_EQ(call.request.queries_size(), 300);
+    ASSERT_EQ(call.request.blocks_size(), 1);
+    EXPECT_EQ(call.request.blocks(0).number(), 100u);
+  }
+  EXPECT_EQ(fetcher_.pending[0].request.queries(0).account_id(), Account(0));
+  // A batch answering while the listing goes on sends nothing: 100 accounts
+  // are not a batch until the listing ended.
+  fetcher_.AnswerOne();
+  EXPECT_EQ(fetcher_.pending.size(), 2u);
+  EXPECT_FALSE(outcome_.has_value());
+  // The total is not known yet.
+  ASSERT_FALSE(progress_.empty());
+  EXPECT_EQ(progress_.back().stage(), "listing accounts");
+  EXPECT_EQ(progress_.back().total(), 0u);
+  EXPECT_EQ(progress_.back().done(), 300u);
+
+  // The last page (203): a full batch and the last, partial one.
+  storage_.AnswerHeldPage();
+  EXPECT_EQ(storage_.list_requests.size(), 2u);
+  EXPECT_EQ(fetcher_.pending.size(), 4u);
+  EXPECT_EQ(progress_.back().stage(), "fetching");
+  EXPECT_EQ(progress_.back().total(), 1203u);
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(outcome_->counts.batches(), 5u);
+  std::vector<int> sizes;
+  for (const v1::QueryBalancesRequest& request : sent) sizes.push_back(request.queries_size());
+  EXPECT_EQ(sizes, (std::vector<int>{300, 300, 300, 300, 3}));
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].items_size(), 2406);
+}
+
+TEST_F(RefreshBalancesRunTest, AccountsAreListedOnceTheBlocksArePinned) {
+  fetcher_.hold_resolve = true;
+  auto run = Start();
+  EXPECT_TRUE(storage_.list_requests.empty());
+  fetcher_.AnswerHeldResolve();
+  EXPECT_EQ(storage_.list_requests.size(), 2u);
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  EXPECT_EQ(fetcher_.pending[0].request.blocks(0).number(), 100u);
+}
+
+TEST_F(RefreshBalancesRunTest, AListingErrorWithBatchesOutFailsTheRunOnceTheyAnswered) {
+  storage_.hold_pages = true;
+  options_.params.set_batch_size(200);
+  const uint64_t listed_before = StageCount("list_accounts");
+  const uint64_t fetched_before = StageCount("fetch");
+  const uint64_t collected_before = StageCount("collect");
+  auto run = Start();
+  storage_.AnswerHeldPage();
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  storage_.list_status = absl::UnavailableError("storage went away");
+  storage_.AnswerHeldPage();
+  // Failed, but two batches are out: no new call, and no end until they
+  // answered (`done` never runs with a call still out).
+  EXPECT_FALSE(outcome_.has_value());
+  fetcher_.AnswerOne();
+  EXPECT_EQ(fetcher_.pending.size(), 1u);  // no third batch
+  EXPECT_FALSE(outcome_.has_value());
+  // A cancel now does not turn the failure into a cancel.
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message("cancelled by alice");
+  run->Cancel(reason);
+  fetcher_.AnswerOne();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(outcome_->error.upstream(), "storage");
+  EXPECT_NE(outcome_->error.message().find("listing accounts"), std::string::npos);
+  EXPECT_EQ(outcome_->counts.accounts(), 1000u);
+  EXPECT_EQ(outcome_->counts.batches(), 2u);
+  EXPECT_EQ(fetcher_.calls, 2u);
+  EXPECT_EQ(storage_.list_requests.size(), 2u);
+  EXPECT_TRUE(storage_.written.empty());
+  // Neither stage ended.
+  EXPECT_EQ(StageCount("list_accounts"), listed_before);
+  EXPECT_EQ(StageCount("fetch"), fetched_before);
+  EXPECT_EQ(StageCount("collect"), collected_before);
+}
+
+TEST_F(RefreshBalancesRunTest, CancelWhileListingAndFetchingEndsWhenBothAnswered) {
+  storage_.hold_pages = true;
+  auto run = Start();
+  storage_.AnswerHeldPage();
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  ASSERT_EQ(storage_.held_pages.size(), 1u);
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message("run timed out");
+  run->Cancel(reason);
+  fetcher_.AnswerOne();
+  EXPECT_EQ(fetcher_.pending.size(), 1u);
+  storage_.AnswerHeldPage();
+  EXPECT_EQ(storage_.list_requests.size(), 2u);  // no next page
+  EXPECT_EQ(fetcher_.pending.size(), 1u);        // no new batch
+  EXPECT_FALSE(outcome_.has_value());
+  fetcher_.AnswerOne();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(outcome_->error.message(), "run timed out");
+  EXPECT_EQ(fetcher_.calls, 2u);
+  EXPECT_TRUE(storage_.written.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, SnapshotItemsFollowTheListingWhateverOrderBatchesAnswer) {
+  options_.params.set_batch_size(300);
+  options_.params.set_max_batches_in_flight(4);
+  const uint64_t listed_before = StageCount("list_accounts");
+  const uint64_t fetched_before = StageCount("fetch");
+  const uint64_t collected_before = StageCount("collect");
+  const uint64_t written_before = StageCount("write");
+  auto run = Start();
+  ASSERT_EQ(fetcher_.pending.size(), 4u);
+  while (!fetcher_.pending.empty()) fetcher_.AnswerNewest();
+  ASSERT_TRUE(outcome_.has_value());
+  ASSERT_EQ(storage_.written.size(), 1u);
+  const v1::WriteSnapshotRequest& snapshot = storage_.written[0];
+  ASSERT_EQ(snapshot.items_size(), 2 * 1203);
+  for (int i = 0; i < 1203; ++i) {
+    ASSERT_EQ(snapshot.items(2 * i).account_id(), Account(i)) << i;
+    EXPECT_EQ(snapshot.items(2 * i).asset_id(), kEth);
+    EXPECT_EQ(snapshot.items(2 * i + 1).account_id(), Account(i));
+    EXPECT_EQ(snapshot.items(2 * i + 1).asset_id(), kUsdc);
+  }
+  // Each stage once per run, overlapping or not.
+  EXPECT_EQ(StageCount("list_accounts"), listed_before + 1);
+  EXPECT_EQ(StageCount("fetch"), fetched_before + 1);
+  EXPECT_EQ(StageCount("collect"), collected_before + 1);
+  EXPECT_EQ(StageCount("write"), written_before + 1);
+}
+
+// Answers every page and batch on a thread of its own, as gRPC's pollers
+// do: pages and batches come back concurrently (for the sanitizers).
+class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetcher {
+ public:
+  ThreadedBackends(FakeStorage* storage, FakeFetcher* fetcher)
+      : storage_(storage), fetcher_(fetcher) {}
+  ~ThreadedBackends() override { JoinAll(); }
+
+  void ListAccounts(const v1::ListAccountsRequest& request,
+                    Answer<v1::ListAccountsResponse> done) override {
+    Spawn([this, request, done = std::move(done)]() mutable {
+      storage_->ListAccounts(request, std::move(done));
+    });
+  }
+  void WriteSnapshot(const v1::WriteSnapshotRequest& request,
+                     Answer<v1::WriteSnapshotResponse> done) override {
+    Spawn([this, request, done = std::move(done)]() mutable {
+      storage_->WriteSnapshot(request, std::move(done));
+    });
+  }
+  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                     Answer<v1::ResolveBlocksResponse> done) override {
+    Spawn([this, request, done = std::move(done)]() mutable {
+      std::move(done)(fetcher_->resolve(request));
+    });
+  }
+  void QueryBalances(const v1::QueryBalancesRequest& request,
+                     Answer<v1::QueryBalancesResponse> done) override {
+    Spawn([this, request, done = std::move(done)]() mutable {
+      std::move(done)(fetcher_->answer(request));
+    });
+  }
+
+  // Joins every thread, including those started while joining.
+  void JoinAll() {
+    while (true) {
+      std::vector<std::thread> threads;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        threads.swap(threads_);
+      }
+      if (threads.empty()) return;
+      for (std::thread& thread : threads) thread.join();
+    }
+  }
+
+ private:
+  void Spawn(absl::AnyInvocable<void()> answer) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    threads_.emplace_back([answer = std::move(answer)]() mutable { answer(); });
+  }
+
+  FakeStorage* const storage_;  // used from the answering threads only
+  FakeFetcher* const fetcher_;  // its `resolve` and `answer` only
+  std::mutex mutex_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(RefreshBalancesRunTest, PagesAndBatchesAnsweringOnOtherThreadsWriteEveryItemInOrder) {
+  for (int i = 1203; i < 5000; ++i) storage_.accounts.push_back(Account(i));
+  options_.params.set_batch_size(300);
+  options_.params.set_max_batches_in_flight(4);
+  ThreadedBackends backends(&storage_, &fetcher_);
+  std::mutex mutex;
+  std::condition_variable ended;
+  std::optional<RunOutcome> outcome;
+  auto run = RefreshBalancesRun::Start(
+      &backends, &backends, options_, [](const v1::Progress&) {},
+      [&](RunOutcome result) {
+        std::lock_guard<std::mutex> lock(mutex);
+        outcome = std::move(result);
+        ended.notify_all();
+      });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    ended.wait(lock, [&] { return outcome.has_value(); });
+  }
+  backends.JoinAll();
+  EXPECT_EQ(outcome->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(outcome->counts.accounts(), 5000u);
+  EXPECT_EQ(outcome->counts.batches(), 17u);
+  ASSERT_EQ(storage_.written.size(), 1u);
+  const v1::WriteSnapshotRequest& snapshot = storage_.written[0];
+  ASSERT_EQ(snapshot.items_size(), 2 * 5000);
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_EQ(snapshot.items(2 * i).account_id(), Account(i)) << i;
+  }
 }
 
 }  // namespace
