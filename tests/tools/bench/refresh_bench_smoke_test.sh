@@ -53,9 +53,14 @@ grep -Eq '^Ratios .*python_sqlcipher/coffer_b50 = \*\*[0-9.]+\*\* \(judged\)' "$
   fail "not every baseline refresh wrote 400 right balances"
 [[ $(grep -Ec '"accounts":200,"items":400,.*"errors":0\}' "$tmp/stderr") -eq 5 ]] ||
   fail "not every coffer run wrote 400 right balances"
-# coffer's stages, from Admin.GetMetrics: each took time, as did the node.
+# Storage's idle-time upkeep was waited out after each measured trigger.
+[[ $(grep -Ec '^  upkeep_b(50|200) +repeat 1 +\{"settle_seconds":[0-9.]+,"coffer_storage_account_history_pending_items":[0-9]+\}' "$tmp/stderr") -eq 2 ]] ||
+  fail "no settle after each measured trigger"
+grep -q '^Deferred upkeep: ' "$report" || fail "no deferred upkeep in the report"
+# coffer's stages, from Admin.GetMetrics: each took time, as did the node
+# (collect: listing and fetching as they overlapped).
 stages=$(grep -E '^  (coffer_b(50|200)|direct_b50) +repeat' "$tmp/stderr")
-[[ $(grep -Ec '"list_accounts_seconds":0\.[0-9]*[1-9][0-9]*,"fetch_seconds":[0-9.]*[1-9][0-9]*,"write_seconds":[0-9.]*[1-9]' <<<"$stages") -eq 3 ]] ||
+[[ $(grep -Ec '"list_accounts_seconds":0\.[0-9]*[1-9][0-9]*,"fetch_seconds":[0-9.]*[1-9][0-9]*,"collect_seconds":[0-9.]*[1-9][0-9]*,"write_seconds":[0-9.]*[1-9]' <<<"$stages") -eq 3 ]] ||
   fail "a coffer stage is missing or zero in the scheduler's metrics"
 # batch_size 50 makes four fetcher calls for 200 accounts, 200 one.
 grep -Eq '^  coffer_b50 +repeat 1 +\{.*"batches":4,' "$tmp/stderr" || fail "batch_size 50 did not make 4 calls"
