@@ -347,14 +347,20 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
                     absl::StrJoin(placeholders, ", "), ")) = ", filters.tags.size());
   }
   absl::StrAppend(&sql, " ORDER BY account_id LIMIT ?2");
+  // The page query and the two that read its accounts' tags and assets bind
+  // the same parameters.
+  const auto bind = [&](db::Statement& statement) -> absl::Status {
+    RETURN_IF_ERROR(statement.Bind(1, after));
+    // One more than the page, to know whether another follows.
+    RETURN_IF_ERROR(statement.Bind(2, int64_t{page_size} + 1));
+    if (!filters.chain_id.empty()) RETURN_IF_ERROR(statement.Bind(3, filters.chain_id));
+    for (size_t i = 0; i < filters.tags.size(); ++i) {
+      RETURN_IF_ERROR(statement.Bind(first_tag + static_cast<int>(i), filters.tags[i]));
+    }
+    return absl::OkStatus();
+  };
   ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(sql));
-  RETURN_IF_ERROR(select->Bind(1, after));
-  // One more than the page, to know whether another follows.
-  RETURN_IF_ERROR(select->Bind(2, int64_t{page_size} + 1));
-  if (!filters.chain_id.empty()) RETURN_IF_ERROR(select->Bind(3, filters.chain_id));
-  for (size_t i = 0; i < filters.tags.size(); ++i) {
-    RETURN_IF_ERROR(select->Bind(first_tag + static_cast<int>(i), filters.tags[i]));
-  }
+  RETURN_IF_ERROR(bind(*select));
   ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
                      v1::Account* account = response->add_accounts();
                      account->set_account_id(std::string(select->ColumnText(0)));
@@ -366,13 +372,38 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
                      *account->mutable_updated_at() = ToTimestamp(select->ColumnInt64(5));
                      return absl::OkStatus();
                    }));
-  for (v1::Account& account : *response->mutable_accounts()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> tags,
-                     Strings(tx.Prepare(kSelectTags), account.account_id()));
-    for (std::string& tag : tags) account.add_tags(std::move(tag));
-    ASSIGN_OR_RETURN(std::vector<std::string> assets,
-                     Strings(tx.Prepare(kSelectAssets), account.account_id()));
-    for (std::string& asset : assets) account.add_asset_ids(std::move(asset));
+  // The page's tags and assets in one statement each, joined to the page
+  // query run again: one index probe per account inside SQLite instead of
+  // two statements per account (2,000 per page of 1,000, most of a page's
+  // time; the scheduler lists every account on each refresh). Rows come in
+  // account order, as the page does, so they are matched in one pass; the
+  // extra account the query reads past the page matches none.
+  for (const bool tags : {true, false}) {
+    const char* table = tags ? "account_tags" : "account_assets";
+    const char* column = tags ? "tag" : "asset_id";
+    ASSIGN_OR_RETURN(db::CachedStatement sets,
+                     tx.Prepare(absl::StrCat("SELECT s.account_id, s.", column, " FROM (", sql,
+                                             ") a CROSS JOIN ", table,
+                                             " s ON s.account_id = a.account_id ORDER BY "
+                                             "s.account_id, s.",
+                                             column)));
+    RETURN_IF_ERROR(bind(*sets));
+    int next_account = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(const bool row, sets->Step());
+      if (!row) break;
+      const absl::string_view account_id = sets->ColumnText(0);
+      while (next_account < response->accounts_size() &&
+             response->accounts(next_account).account_id() < account_id) {
+        ++next_account;
+      }
+      if (next_account == response->accounts_size()) break;
+      v1::Account* account = response->mutable_accounts(next_account);
+      if (account->account_id() == account_id) {
+        (tags ? account->mutable_tags() : account->mutable_asset_ids())
+            ->Add(std::string(sets->ColumnText(1)));
+      }
+    }
   }
   if (more) {
     response->mutable_page()->set_next_page_token(

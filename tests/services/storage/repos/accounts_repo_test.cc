@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <random>
@@ -57,6 +58,74 @@ class AccountsRepoTest : public RepoTestBase {
     return Write([&](db::WriteContext& tx) { return RemoveAccounts(tx, request, response); });
   }
 };
+
+// Pages read their accounts' tags and assets in one statement each: every
+// account gets exactly its own, whatever the page boundaries and filters.
+TEST_F(AccountsRepoTest, ListedAccountsCarryTheirOwnTagsAndAssetsOnEveryPage) {
+  const auto tags_of = [](int i) {
+    std::vector<std::string> tags;
+    if (i % 2 == 0) tags.push_back("even");
+    if (i % 3 == 0) tags.push_back("three");
+    return tags;  // sorted: "even" < "three"
+  };
+  const auto assets_of = [](int i, int chain) {
+    std::vector<std::string> assets;
+    if (i % 4 != 1) assets.push_back(absl::StrFormat("eip155:%d/slip44:60", chain));
+    if (i % 5 == 0) {
+      assets.push_back(absl::StrFormat("eip155:%d/erc20:0x%040d", chain, i));
+    }
+    std::sort(assets.begin(), assets.end());
+    return assets;
+  };
+  v1::AddAccountsRequest request;
+  for (int chain : {1, 10}) {
+    for (int i = 0; i < 23; ++i) {
+      v1::Account* account = request.add_accounts();
+      account->set_account_id(EvmId(i, chain));
+      for (const std::string& tag : tags_of(i)) account->add_tags(tag);
+      for (const std::string& asset : assets_of(i, chain)) account->add_asset_ids(asset);
+    }
+  }
+  v1::AddAccountsResponse added;
+  ASSERT_TRUE(Add(request, &added).ok());
+
+  for (const auto& [chain_filter, tag_filter] :
+       {std::pair{"", ""}, std::pair{"eip155:10", ""}, std::pair{"", "three"},
+        std::pair{"eip155:1", "even"}}) {
+    SCOPED_TRACE(absl::StrCat("chain ", chain_filter, " tag ", tag_filter));
+    v1::ListAccountsRequest list;
+    list.set_chain_id(chain_filter);
+    if (*tag_filter != '\0') list.add_tags(tag_filter);
+    list.mutable_page()->set_page_size(4);
+    int listed = 0;
+    while (true) {
+      v1::ListAccountsResponse page;
+      ASSERT_TRUE(List(list, &page).ok());
+      for (const v1::Account& account : page.accounts()) {
+        ++listed;
+        int chain = 0, i = -1;
+        for (int c : {1, 10}) {
+          for (int k = 0; k < 23; ++k) {
+            if (account.account_id() == EvmId(k, c)) chain = c, i = k;
+          }
+        }
+        ASSERT_GE(i, 0) << account.account_id();
+        EXPECT_EQ(std::vector<std::string>(account.tags().begin(), account.tags().end()),
+                  tags_of(i))
+            << account.account_id();
+        EXPECT_EQ(std::vector<std::string>(account.asset_ids().begin(), account.asset_ids().end()),
+                  assets_of(i, chain))
+            << account.account_id();
+      }
+      if (page.page().next_page_token().empty()) break;
+      list.mutable_page()->set_page_token(page.page().next_page_token());
+    }
+    const int per_chain = std::string(tag_filter) == "three"  ? 8
+                          : std::string(tag_filter) == "even" ? 12
+                                                              : 23;
+    EXPECT_EQ(listed, per_chain * (*chain_filter != '\0' ? 1 : 2));
+  }
+}
 
 TEST_F(AccountsRepoTest, AddsListsAndRemoves) {
   v1::AddAccountsRequest request;
