@@ -43,8 +43,13 @@ constexpr size_t kMaxIdempotencyKeyLength = 128;
 constexpr absl::string_view kLatestTokenKind = "latest-v1";
 constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
-// Deterministic serialization of `message`.
-std::string Canonical(const google::protobuf::MessageLite& message) {
+// Deterministic serialization of `message`. `legacy`: without computing
+// the sizes first, as content hashes were until 2026-11-27: a fresh copy's
+// cached sizes are 0, so every submessage's length prefix read 0. That still
+// told contents apart in practice but not unambiguously (a submessage's end
+// was lost); it is kept only to recognize a retry of a write stored then.
+std::string Canonical(const google::protobuf::MessageLite& message, bool legacy = false) {
+  if (!legacy) message.ByteSizeLong();  // caches every submessage's size
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -53,6 +58,19 @@ std::string Canonical(const google::protobuf::MessageLite& message) {
     message.SerializeWithCachedSizes(&coded);
   }
   return bytes;
+}
+
+// The digest of `request`'s content: everything but its idempotency key and
+// fence, which say who writes it, not what.
+absl::StatusOr<std::string> ContentHash(const v1::WriteSnapshotRequest& request, bool legacy) {
+  // The copy on an arena: one block freed at once rather than every item's
+  // strings one by one.
+  google::protobuf::Arena arena;
+  auto* content = google::protobuf::Arena::CreateMessage<v1::WriteSnapshotRequest>(&arena);
+  *content = request;
+  content->clear_idempotency_key();
+  content->clear_fence();
+  return Sha256(Canonical(*content, legacy));
 }
 
 absl::Status ValidateIdempotencyKey(absl::string_view key) {
@@ -444,14 +462,7 @@ absl::StatusOr<PreparedSnapshot> PrepareSnapshot(const v1::WriteSnapshotRequest&
           prepared.asset_ids[valid.asset], " also in items[", it->second, "]"));
     }
   }
-  // The copy on an arena: one block freed at once rather than every
-  // item's strings one by one.
-  google::protobuf::Arena arena;
-  auto* content = google::protobuf::Arena::CreateMessage<v1::WriteSnapshotRequest>(&arena);
-  *content = request;
-  content->clear_idempotency_key();
-  content->clear_fence();
-  ASSIGN_OR_RETURN(prepared.content_hash, Sha256(Canonical(*content)));
+  ASSIGN_OR_RETURN(prepared.content_hash, ContentHash(request, /*legacy=*/false));
   return prepared;
 }
 
@@ -476,8 +487,14 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const PreparedSnapshot& prepare
     ASSIGN_OR_RETURN(bool exists, select->Step());
     if (exists) {
       const int64_t snapshot_id = select->ColumnInt64(0);
-      const bool same = select->ColumnBlob(1) == hash;
+      const std::string stored(select->ColumnBlob(1));
       select->Reset();
+      bool same = stored == hash;
+      if (!same) {
+        // Written before content hashes took their sizes (Canonical)?
+        ASSIGN_OR_RETURN(const std::string legacy, ContentHash(request, /*legacy=*/true));
+        same = stored == legacy;
+      }
       if (!same) {
         return absl::AlreadyExistsError(
             absl::StrCat("idempotency_key: ", Quoted(request.idempotency_key()),

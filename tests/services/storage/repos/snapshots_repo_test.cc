@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 
 #include "common/chain/amount.h"
@@ -24,6 +26,7 @@
 #include "services/storage/db/connection_pool.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/repos/accounts_repo.h"
+#include "services/storage/repos/digest.h"
 #include "services/storage/schema/schema.h"
 #include "tests/services/storage/repos/repo_test_base.h"
 
@@ -320,10 +323,8 @@ TEST_F(SnapshotsRepoTest, SnapshotsArePreparedOnManyThreadsAtOnce) {
   for (std::future<bool>& thread : threads) EXPECT_TRUE(thread.get());
 }
 
-TEST_F(SnapshotsRepoTest, ContentHashIsStable) {
-  // Stored snapshots keep their content hash: a retry after an upgrade must
-  // still be recognized as the same content, so the hash of a given request
-  // never changes. Key and fence are not part of it.
+// A request using every field the content hash covers.
+v1::WriteSnapshotRequest FullRequest() {
   v1::WriteSnapshotRequest request = Request("run-1", 1699999000);
   *request.mutable_fence() = CurrentFence();
   request.set_run_id("run-1");
@@ -341,10 +342,62 @@ TEST_F(SnapshotsRepoTest, ContentHashIsStable) {
       ->mutable_error()
       ->mutable_retry_after()
       ->set_seconds(60);
+  return request;
+}
+
+// What content hashes were until 2026-11-27 (every submessage's length
+// prefix serialized as 0), for FullRequest().
+constexpr char kLegacyFullRequestHash[] =
+    "37af2dc5087a4df5d8df71604c260c05ca133fef13f3b2a575213ba3fe10a535";
+
+TEST_F(SnapshotsRepoTest, ContentHashIsTheDigestOfTheDeterministicSerialization) {
+  v1::WriteSnapshotRequest request = FullRequest();
+  absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  request.clear_idempotency_key();
+  request.clear_fence();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    ASSERT_TRUE(request.SerializeToCodedStream(&coded));
+  }
+  absl::StatusOr<std::string> expected = Sha256(bytes);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(prepared->content_hash, *expected);
+  EXPECT_NE(absl::BytesToHexString(prepared->content_hash), kLegacyFullRequestHash);
+}
+
+TEST_F(SnapshotsRepoTest, ARetryOfAWriteStoredWithTheLegacyHashIsTheSameContent) {
+  v1::WriteSnapshotRequest request = FullRequest();
+  AddIds({EvmId(1), EvmId(2)});
+  PutLease(kLease, kHolder, kEpoch, kNow + absl::Hours(1));
+  v1::WriteSnapshotResponse first;
+  ASSERT_TRUE(WriteSnap(request, &first).ok());
+  // As a database written before 2026-11-27 holds it.
+  ASSERT_TRUE(Write([](db::WriteContext& tx) {
+                return tx.Execute(absl::StrCat("UPDATE snapshots SET content_hash = x'",
+                                               kLegacyFullRequestHash, "'"));
+              }).ok());
+  v1::WriteSnapshotResponse retry;
+  ASSERT_TRUE(WriteSnap(request, &retry).ok());
+  EXPECT_TRUE(retry.already_written());
+  EXPECT_EQ(retry.snapshot().snapshot_id(), first.snapshot().snapshot_id());
+  // Other content under the same key is still a conflict.
+  request.mutable_items(0)->mutable_amount()->set_units("1");
+  EXPECT_EQ(WriteSnap(request, &retry).code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SnapshotsRepoTest, ContentHashIsStable) {
+  // Stored snapshots keep their content hash: a retry after an upgrade must
+  // still be recognized as the same content, so the hash of a given request
+  // never changes. Key and fence are not part of it.
+  v1::WriteSnapshotRequest request = FullRequest();
   absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
   ASSERT_TRUE(prepared.ok()) << prepared.status();
   const std::string hash = absl::BytesToHexString(prepared->content_hash);
-  EXPECT_EQ(hash, "37af2dc5087a4df5d8df71604c260c05ca133fef13f3b2a575213ba3fe10a535");
+  EXPECT_EQ(hash, "3d54862267685503f0b6ff8e07cfb6bd65e3772930694a28e4e3aefd61186eb8");
   request.set_idempotency_key("run-2");
   request.clear_fence();
   prepared = PrepareSnapshot(request);
