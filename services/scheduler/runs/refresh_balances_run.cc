@@ -64,7 +64,11 @@ std::shared_ptr<RefreshBalancesRun> RefreshBalancesRun::Start(RunStorage* storag
                                                               DoneCallback done) {
   auto run = std::make_shared<RefreshBalancesRun>(storage, fetcher, std::move(options),
                                                   std::move(progress), std::move(done));
+  // The blocks depend on the fetcher's configured chains, not on the
+  // accounts: both start at once, and no batch goes out before the blocks
+  // are pinned (Pump).
   run->ResolveBlocks(/*with_tags=*/false);
+  run->ListAccounts("");
   return run;
 }
 
@@ -221,7 +225,7 @@ void RefreshBalancesRun::OnBlocks(bool with_tags, absl::StatusOr<v1::ResolveBloc
     blocks_resolved_ = true;
     resolve_time_ = SteadyClock::now() - resolve_started_;
   }
-  ListAccounts("");
+  Pump();
 }
 
 void RefreshBalancesRun::ListAccounts(std::string page_token) {

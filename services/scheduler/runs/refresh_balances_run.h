@@ -14,10 +14,9 @@
 //  1. Blocks: Fetcher.ResolveBlocks pins every configured chain's head (or
 //     the params' block_tag) once; every batch reads at those numbers and
 //     the snapshot records them. A chain whose block cannot be resolved is
-//     read at its head by each batch, and its items say which block. No
-//     batch is sent before it ended. (It could run alongside the first page
-//     of stage 2, saving one fetcher round trip: the blocks depend on the
-//     fetcher's configured chains, not on the accounts.)
+//     read at its head by each batch, and its items say which block. It
+//     runs alongside stage 2 (the blocks depend on the fetcher's configured
+//     chains, not on the accounts); no batch is sent before it ended.
 //  2. Accounts: Storage.ListAccounts pages through the selected accounts
 //     (chain_id, tags), 1,000 a page, each page asked for as soon as the
 //     previous one came (one page at a time: a page token comes only with

@@ -405,7 +405,8 @@ TEST_F(RefreshBalancesRunTest, NoResolvableChainFailsBeforeReading) {
   ASSERT_TRUE(outcome_.has_value());
   EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
   EXPECT_NE(outcome_->error.message().find("all endpoints down"), std::string::npos);
-  EXPECT_TRUE(storage_.list_requests.empty());
+  EXPECT_EQ(fetcher_.calls, 0u);  // no balance read
+  EXPECT_TRUE(storage_.written.empty());
 }
 
 TEST_F(RefreshBalancesRunTest, ABlockTagIsResolvedForEveryConfiguredChain) {
@@ -525,12 +526,14 @@ TEST_F(RefreshBalancesRunTest, BatchesGoOutWhileLaterPagesAreStillListed) {
   EXPECT_EQ(storage_.written[0].items_size(), 2406);
 }
 
-TEST_F(RefreshBalancesRunTest, AccountsAreListedOnceTheBlocksArePinned) {
+TEST_F(RefreshBalancesRunTest, AccountsAreListedWhileBlocksArePinnedButNotReadBefore) {
   fetcher_.hold_resolve = true;
   auto run = Start();
-  EXPECT_TRUE(storage_.list_requests.empty());
-  fetcher_.AnswerHeldResolve();
+  // The listing went on meanwhile; no batch went out.
   EXPECT_EQ(storage_.list_requests.size(), 2u);
+  EXPECT_TRUE(fetcher_.pending.empty());
+  EXPECT_EQ(fetcher_.calls, 0u);
+  fetcher_.AnswerHeldResolve();
   ASSERT_EQ(fetcher_.pending.size(), 2u);
   EXPECT_EQ(fetcher_.pending[0].request.blocks(0).number(), 100u);
 }

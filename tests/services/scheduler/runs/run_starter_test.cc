@@ -82,8 +82,9 @@ TEST_F(RunStarterTest, EachKindStartsItsRun) {
   task.clear_params();
   ASSERT_TRUE(StartOf(task).ok());
   EXPECT_EQ(backends_.calls,
-            (std::vector<std::string>{"ResolveBlocks", "GetPortfolio", "Backup 20240131T120000Z.db",
-                                      "Prune epoch 5", "ResolveBlocks forced"}));
+            (std::vector<std::string>{"ResolveBlocks", "ListAccounts", "GetPortfolio",
+                                      "Backup 20240131T120000Z.db", "Prune epoch 5",
+                                      "ResolveBlocks forced", "ListAccounts"}));
 }
 
 TEST_F(RunStarterTest, WhatCannotRunIsRefusedAndNothingStarts) {
