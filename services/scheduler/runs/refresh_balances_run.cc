@@ -256,7 +256,11 @@ void RefreshBalancesRun::OnAccounts(absl::StatusOr<v1::ListAccountsResponse> rep
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (v1::Account& account : *reply->mutable_accounts()) {
-      accounts_.push_back(std::move(*account.mutable_account_id()));
+      // An account's own asset list, when it has one, is what it tracks
+      // (storage.proto, Account.asset_ids); empty: the fetcher's assets.
+      v1::BalanceQuery& query = accounts_.emplace_back();
+      query.set_account_id(std::move(*account.mutable_account_id()));
+      *query.mutable_asset_ids() = std::move(*account.mutable_asset_ids());
     }
     if (!more) {
       listing_ended_ = true;
@@ -295,7 +299,7 @@ void RefreshBalancesRun::Pump() {
       batch.count = std::min<size_t>(batch_size_, listed);
       next_account_ += batch.count;
       for (size_t i = batch.first; i < batch.first + batch.count; ++i) {
-        batch.request.add_queries()->set_account_id(accounts_[i]);
+        *batch.request.add_queries() = accounts_[i];
       }
       for (const v1::BlockRef& block : blocks_) {
         v1::BlockSelector* selector = batch.request.add_blocks();
@@ -339,7 +343,7 @@ void RefreshBalancesRun::OnBatch(size_t index, size_t first, size_t count,
         // The batch's assets are unknown: one failed item per account.
         const v1::Error error = ErrorOfStatus(reply.status(), "reading balances", "fetcher");
         for (size_t i = first; i < first + count; ++i)
-          tally_.Add(error, ChainOfAccount(accounts_[i]));
+          tally_.Add(error, ChainOfAccount(accounts_[i].account_id()));
       } else {
         std::vector<v1::BalanceItem>& items = batch_items_[index];
         items.reserve(reply->results_size());

@@ -22,7 +22,8 @@
 //     previous one came (one page at a time: a page token comes only with
 //     the page before it). The total is known when the listing ended.
 //  3. Balances: Fetcher.QueryBalances in batches of params.batch_size
-//     accounts (default 500; every configured asset of each), at most
+//     accounts (default 500; each account's own asset_ids when it has
+//     them, else every asset the fetcher has for its chain), at most
 //     params.max_batches_in_flight (default 4, at most 64) at once. A batch
 //     goes out as soon as its accounts are listed (a full batch, or the last
 //     partial one once the listing ended), while later pages are still
@@ -172,7 +173,8 @@ class RefreshBalancesRun : public Run, public std::enable_shared_from_this<Refre
   std::optional<v1::Error> failure_;        // set by FailAfterCalls
   std::vector<std::string> tagged_chains_;  // for a block_tag other than latest
   std::vector<v1::BlockRef> blocks_;
-  std::vector<std::string> accounts_;  // in the listing's order
+  // What to read of each account listed, in the listing's order.
+  std::vector<v1::BalanceQuery> accounts_;
   size_t next_account_ = 0;
   size_t accounts_done_ = 0;
   uint32_t batches_out_ = 0;

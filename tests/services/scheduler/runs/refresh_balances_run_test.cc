@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,8 @@ class FakeStorage : public UnexpectedRunStorage {
     Answer<v1::ListAccountsResponse> done;
   };
   std::vector<std::string> accounts;
+  // Accounts' own asset lists (Account.asset_ids); the others have none.
+  std::map<std::string, std::vector<std::string>> asset_ids;
   absl::Status list_status;
   absl::Status write_status;
   bool hold_pages = false;
@@ -88,7 +91,13 @@ class FakeStorage : public UnexpectedRunStorage {
     }
     v1::ListAccountsResponse reply;
     const size_t end = std::min(accounts.size(), first + request.page().page_size());
-    for (size_t i = first; i < end; ++i) reply.add_accounts()->set_account_id(accounts[i]);
+    for (size_t i = first; i < end; ++i) {
+      v1::Account* account = reply.add_accounts();
+      account->set_account_id(accounts[i]);
+      if (auto it = asset_ids.find(accounts[i]); it != asset_ids.end()) {
+        for (const std::string& asset : it->second) account->add_asset_ids(asset);
+      }
+    }
     if (end < accounts.size()) reply.mutable_page()->set_next_page_token(absl::StrCat(end));
     std::move(done)(reply);
   }
@@ -239,6 +248,25 @@ TEST_F(RefreshBalancesRunTest, ReadsEveryAccountAtOnePinnedBlockAndWritesOneSnap
   EXPECT_EQ(snapshot.blocks(0).number(), 100u);
   EXPECT_EQ(snapshot.items_size(), 2406);
   EXPECT_FALSE(fetcher_.resolve_requests[0].bypass_cache());
+}
+
+TEST_F(RefreshBalancesRunTest, AnAccountsOwnAssetListIsWhatItsQueryAsksFor) {
+  const std::string& tracked = storage_.accounts[1];
+  storage_.asset_ids[tracked] = {"eip155:1/erc20:0x00000000000000000000000000000000000000aa",
+                                 "eip155:1/slip44:60"};
+  auto run = Start();
+  ASSERT_FALSE(fetcher_.pending.empty());
+  const v1::QueryBalancesRequest& first_batch = fetcher_.pending[0].request;
+  ASSERT_GT(first_batch.queries_size(), 2);
+  EXPECT_EQ(first_batch.queries(0).account_id(), storage_.accounts[0]);
+  EXPECT_EQ(first_batch.queries(0).asset_ids_size(), 0);  // the fetcher's assets
+  EXPECT_EQ(first_batch.queries(1).account_id(), tracked);
+  EXPECT_EQ(std::vector<std::string>(first_batch.queries(1).asset_ids().begin(),
+                                     first_batch.queries(1).asset_ids().end()),
+            storage_.asset_ids[tracked]);
+  EXPECT_EQ(first_batch.queries(2).asset_ids_size(), 0);
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
 }
 
 TEST_F(RefreshBalancesRunTest, NoAccountsWritesAnEmptySnapshot) {
