@@ -135,10 +135,10 @@ absl::StatusOr<NormalId> Normal(absl::StatusOr<Id> parsed) {
 // Account ids PrepareSnapshot has parsed, by spelling. Refreshes name the
 // same accounts in every snapshot, and parsing an EVM account checks or
 // computes its EIP-55 checksum (a Keccak-256): remembering them took
-// PrepareSnapshot of 10,000 accounts from 18.5 to 13.4 ms
-// (tests/write_study). Parsing is a pure function and only ids that parsed
-// are kept, so an answer from here is the one parsing gives. Shared by the
-// prep threads; emptied when full.
+// PrepareSnapshot of 10,000 accounts from 18.5 to 13.4 ms (a scratch study
+// of one 10,000-item write). Parsing is a pure function and only ids that
+// parsed are kept, so an answer from here is the one parsing gives. Shared
+// by the prep threads; emptied when full.
 class AccountIdCache {
  public:
   static AccountIdCache& Get() {
@@ -274,7 +274,7 @@ absl::Status BindOptional(db::Statement& statement, int index, const std::option
 // the account_id inserted is looked up in accounts, and is NULL (which its
 // NOT NULL constraint IGNOREs: no row, no error) when the account is not
 // registered. A SELECT per account before cost ~1.1 us per item of the
-// writer's ~12.5 (a 10,000-item snapshot, tests/write_study). OR IGNORE
+// writer's ~12.5 (a scratch study of a 10,000-item snapshot). OR IGNORE
 // rather than INSERT ... SELECT ... WHERE EXISTS: an INSERT from a SELECT
 // may write several rows, and with the immediate foreign key on
 // snapshot_id that makes SQLite keep a statement journal (see
