@@ -51,8 +51,16 @@ grep -Eq '^Ratios .*python_sqlcipher/coffer_b50 = \*\*[0-9.]+\*\* \(judged\)' "$
 # refreshes, 2 warm-up and 2 measured triggers and one direct run.
 [[ $(grep -Ec '"items": 400, .*"errors": 0\}' "$tmp/stderr") -eq 2 ]] ||
   fail "not every baseline refresh wrote 400 right balances"
-[[ $(grep -Ec '"accounts":200,"items":400,.*"errors":0\}' "$tmp/stderr") -eq 5 ]] ||
+[[ $(grep -Ec '^  (warm-up +b|coffer_b|direct_b).*"accounts":200,"items":400,.*"errors":0\}' "$tmp/stderr") -eq 5 ]] ||
   fail "not every coffer run wrote 400 right balances"
+# Scaling, capped at the 200 accounts: a warm-up and a measured refresh of
+# the tagged 200 and of the one, each right.
+[[ $(grep -Ec '^  (warm-up +few|scaling_few +repeat 1) +\{"run_id".*"accounts":200,"items":400,.*"errors":0\}' "$tmp/stderr") -eq 2 ]] ||
+  fail "no right refresh of the tagged accounts"
+[[ $(grep -Ec '^  (warm-up +one|scaling_one +repeat 1) +\{"run_id".*"accounts":1,"items":2,.*"errors":0\}' "$tmp/stderr") -eq 2 ]] ||
+  fail "no right refresh of the one tagged account"
+grep -Eq '^Scaling \(issue 6: .*: 200 accounts [0-9.]+ s, one account [0-9.]+ s: \*\*[0-9.]+x\*\*' "$report" ||
+  fail "no scaling line in the report"
 # Storage's idle-time upkeep was waited out after each measured trigger.
 [[ $(grep -Ec '^  upkeep_b(50|200) +repeat 1 +\{"settle_seconds":[0-9.]+,"coffer_storage_account_history_pending_items":[0-9]+\}' "$tmp/stderr") -eq 2 ]] ||
   fail "no settle after each measured trigger"

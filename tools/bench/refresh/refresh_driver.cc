@@ -85,10 +85,16 @@ ABSL_FLAG(std::string, storage, "127.0.0.1:50052", "HOST:PORT of coffer-storage"
 ABSL_FLAG(std::string, scheduler, "127.0.0.1:50053", "HOST:PORT of coffer-scheduler");
 ABSL_FLAG(std::string, fetcher, "127.0.0.1:50051", "HOST:PORT of coffer-fetcher (direct)");
 ABSL_FLAG(int, addresses, 10000, "Accounts: the dataset's first N");
+ABSL_FLAG(int, dataset_addresses, 0,
+          "trigger, direct: the dataset's size (baseline.py setup --addresses), which decides "
+          "the token holders; 0: --addresses");
 ABSL_FLAG(std::string, chain_id, "eip155:31337", "CAIP-2 id of the accounts' chain");
 ABSL_FLAG(std::string, token, "",
           "TestToken's address (baseline.py setup's \"token\"); its balances are checked too");
 ABSL_FLAG(std::string, task_id, "bench-refresh", "The refresh_balances task");
+ABSL_FLAG(std::vector<std::string>, tags, {},
+          "add_accounts: the accounts' tags (replacing theirs); create_task: the task selects "
+          "the accounts having every one of them");
 ABSL_FLAG(int, batch_size, 500, "create_task, direct: accounts per fetcher call");
 ABSL_FLAG(int, in_flight, 4, "create_task, direct: fetcher calls in flight per run");
 ABSL_FLAG(int, warmup_runs, 1, "direct: unmeasured runs first, in the same process");
@@ -192,12 +198,14 @@ int AddAccounts() {
   const int addresses = absl::GetFlag(FLAGS_addresses);
   const std::string chain_id = absl::GetFlag(FLAGS_chain_id);
   const absl::Time start = absl::Now();
-  int64_t created = 0, unchanged = 0;
+  int64_t created = 0, unchanged = 0, updated = 0;
   for (int first = 0; first < addresses; first += kAccountsPerCall) {
     v1::AddAccountsRequest request;
     request.set_all_or_nothing(true);
     for (int i = first; i < std::min(first + kAccountsPerCall, addresses); ++i) {
-      request.add_accounts()->set_account_id(absl::StrCat(chain_id, ":", Address(i)));
+      v1::Account* account = request.add_accounts();
+      account->set_account_id(absl::StrCat(chain_id, ":", Address(i)));
+      for (const std::string& tag : absl::GetFlag(FLAGS_tags)) account->add_tags(tag);
     }
     absl::StatusOr<v1::AddAccountsResponse> reply =
         storage.Call(&v1::Storage::Stub::PrepareAsyncAddAccounts, request,
@@ -208,6 +216,8 @@ int AddAccounts() {
         ++created;
       } else if (result.outcome() == v1::AccountResult::UNCHANGED) {
         ++unchanged;
+      } else if (result.outcome() == v1::AccountResult::UPDATED) {
+        ++updated;
       } else {
         std::fprintf(stderr, "refresh_driver: AddAccounts: %s: %s\n", result.account_id().c_str(),
                      result.error().message().c_str());
@@ -216,8 +226,8 @@ int AddAccounts() {
     }
   }
   std::printf("{\"accounts\":%d,\"created\":%" PRId64 ",\"unchanged\":%" PRId64
-              ",\"seconds\":%.3f}\n",
-              addresses, created, unchanged, absl::ToDoubleSeconds(absl::Now() - start));
+              ",\"updated\":%" PRId64 ",\"seconds\":%.3f}\n",
+              addresses, created, unchanged, updated, absl::ToDoubleSeconds(absl::Now() - start));
   return 0;
 }
 
@@ -256,6 +266,7 @@ int CreateTask() {
   params.set_chain_id(absl::GetFlag(FLAGS_chain_id));
   params.set_batch_size(absl::GetFlag(FLAGS_batch_size));
   params.set_max_batches_in_flight(absl::GetFlag(FLAGS_in_flight));
+  for (const std::string& tag : absl::GetFlag(FLAGS_tags)) params.add_tags(tag);
   // Paused, and a 30-day interval: only the benchmark's triggers run it.
   task.mutable_schedule()->mutable_interval()->set_seconds(30 * 24 * 3600);
   task.mutable_schedule()->mutable_first_run_delay()->set_seconds(30 * 24 * 3600);
@@ -339,7 +350,8 @@ absl::Status CheckSnapshot(Client<v1::Storage>& storage, const std::string& snap
         expected = NativeWei(i);
         if (seen_ether[i]++) check.Add(absl::StrCat(item.account_id(), ": ether twice"));
       } else if (!token.empty() && asset == token_asset) {
-        expected = TokenUnits(i, addresses);
+        const int dataset = absl::GetFlag(FLAGS_dataset_addresses);
+        expected = TokenUnits(i, dataset > 0 ? dataset : addresses);
         if (seen_token[i]++) check.Add(absl::StrCat(item.account_id(), ": token twice"));
       } else {
         check.Add(absl::StrCat(item.account_id(), ": unexpected asset ", item.asset_id()));
