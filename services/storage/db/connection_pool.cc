@@ -132,6 +132,10 @@ ConnectionPool::ConnectionPool(const ConnectionPoolOptions& options,
       idle_checkpoints_counter_(
           Metrics().GetCounter("coffer_storage_idle_checkpoints_total", {},
                                "WAL checkpoints the writer ran in its idle time.")),
+      upkeep_due_(Metrics().GetGauge(
+          "coffer_storage_writer_upkeep_due", {},
+          "1 while the writer still has idle work or a checkpoint to do (the next one starts "
+          "once no write came for the idle delay), 0 when it has nothing left: quiescent.")),
       idle_checkpoint_latency_(Metrics().GetHistogram(
           "coffer_storage_idle_checkpoint_seconds", {},
           "One idle-time WAL checkpoint: the most a write arriving meanwhile waits.")) {
@@ -259,6 +263,7 @@ void ConnectionPool::RunWriter() {
   bool checkpoint_due = checkpoint_when_idle_;
   auto last_batch = std::chrono::steady_clock::now();
   while (true) {
+    upkeep_due_.Set(idle_armed || checkpoint_due ? 1 : 0);
     {
       std::unique_lock<std::mutex> lock(mu_);
       const auto wake = [this] { return !write_queue_.empty() || !accepting_; };
@@ -280,7 +285,10 @@ void ConnectionPool::RunWriter() {
       }
       // Shutting down exits only once the queue is drained, with no idle
       // work.
-      if (write_queue_.empty()) return;
+      if (write_queue_.empty()) {
+        upkeep_due_.Set(0);
+        return;
+      }
       // Everything queued so far, up to max_batch: these writes arrived while
       // the previous batch (or idle step) was committing.
       const size_t n = std::min(write_queue_.size(), max_batch_);

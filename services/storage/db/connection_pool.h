@@ -275,6 +275,7 @@ class ConnectionPool {
   metrics::Counter& failed_idle_steps_counter_;
   metrics::Histogram& idle_step_latency_;
   metrics::Counter& idle_checkpoints_counter_;
+  metrics::Gauge& upkeep_due_;
   metrics::Histogram& idle_checkpoint_latency_;
 
   mutable std::mutex mu_;

@@ -62,7 +62,7 @@ grep -Eq '^Ratios .*python_sqlcipher/coffer_b50 = \*\*[0-9.]+\*\* \(judged\)' "$
 grep -Eq '^Scaling \(issue 6: .*: 200 accounts [0-9.]+ s, one account [0-9.]+ s: \*\*[0-9.]+x\*\*' "$report" ||
   fail "no scaling line in the report"
 # Storage's idle-time upkeep was waited out after each measured trigger.
-[[ $(grep -Ec '^  upkeep_b(50|200) +repeat 1 +\{"settle_seconds":[0-9.]+,"coffer_storage_account_history_pending_items":[0-9]+\}' "$tmp/stderr") -eq 2 ]] ||
+[[ $(grep -Ec '^  upkeep_b(50|200) +repeat 1 +\{"settle_seconds":[0-9.]+,"coffer_storage_writer_upkeep_due":0\}' "$tmp/stderr") -eq 2 ]] ||
   fail "no settle after each measured trigger"
 grep -q '^Deferred upkeep: ' "$report" || fail "no deferred upkeep in the report"
 # coffer's stages, from Admin.GetMetrics: each took time, as did the node

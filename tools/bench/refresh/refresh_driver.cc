@@ -34,11 +34,11 @@
 // scheduler.
 //
 // settle: waits until coffer-storage has no deferred upkeep left that a
-// measurement would share the machine with: its account-history merge runs
-// in the writer's idle time after a snapshot write (services/storage/repos/
-// account_history.h), so the next side timed must not pay for the last
-// one's. Polls storage's Admin.GetMetrics gauge --settle_metric until it is
-// below --settle_below, and reports how long that took.
+// measurement would share the machine with or wait behind: its
+// account-history merge and WAL checkpoint run in the writer's idle time
+// after a snapshot write (services/storage/db/connection_pool.h), so the
+// next side timed must not pay for the last one's. Polls storage's Admin.GetMetrics gauge
+// --settle_metric until it is below --settle_below, and reports how long that took.
 //
 // Exit status: 0; 1 when a balance or the run is wrong (the JSON is printed
 // anyway); 2 on bad flags or a failed call.
@@ -102,9 +102,9 @@ ABSL_FLAG(int, scheduler_pid, 0, "When set, report this process's CPU over the t
 ABSL_FLAG(int, storage_pid, 0, "Likewise for coffer-storage");
 ABSL_FLAG(int, fetcher_pid, 0, "Likewise for coffer-fetcher");
 ABSL_FLAG(int, node_pid, 0, "Likewise for the node (anvil)");
-ABSL_FLAG(std::string, settle_metric, "coffer_storage_account_history_pending_items",
+ABSL_FLAG(std::string, settle_metric, "coffer_storage_writer_upkeep_due",
           "settle: the storage gauge of deferred work");
-ABSL_FLAG(double, settle_below, 10000, "settle: done when the gauge is below this");
+ABSL_FLAG(double, settle_below, 1, "settle: done when the gauge is below this");
 ABSL_FLAG(absl::Duration, settle_timeout, absl::Seconds(60), "settle: give up after this");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(60),
           "How long to wait for the services (and the scheduler to become ACTIVE)");

@@ -551,6 +551,8 @@ TEST_F(ConnectionPoolIdleTest, NoStepBeforeTheWriterWasIdleForTheDelay) {
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(pool_->WriteSync(script->RecordedInsert(absl::StrCat(i))).ok());
   EXPECT_EQ(pool_->stats().idle_steps, 0u);
+  // Armed, so not quiescent.
+  EXPECT_EQ(metrics::Registry::Global().GetGauge("coffer_storage_writer_upkeep_due").Value(), 1);
   // Shutting down while armed neither runs a step nor waits for the delay.
   pool_->Shutdown();
   EXPECT_EQ(script->events(), (Events{"write 0", "write 1", "write 2", "write 3", "write 4"}));
@@ -735,6 +737,12 @@ TEST_F(ConnectionPoolIdleTest, IdleCheckpointCopiesTheWalIntoTheFileAfterTheIdle
   EXPECT_GT(FileSize(path_), 200 * 4000);
   EXPECT_GE(pool_->stats().idle_checkpoints, 1u);
   EXPECT_EQ(pool_->stats().failed_idle_steps, 0u);
+  // Nothing left to do: the gauge tools/bench/refresh waits on says so.
+  metrics::Gauge& upkeep = metrics::Registry::Global().GetGauge("coffer_storage_writer_upkeep_due");
+  while (upkeep.Value() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(upkeep.Value(), 0);
   pool_->Shutdown();
 }
 
