@@ -1,5 +1,6 @@
 #include "services/storage/repos/accounts_repo.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -313,6 +314,50 @@ absl::Status RemoveAccounts(db::WriteContext& tx, const v1::RemoveAccountsReques
   return absl::OkStatus();
 }
 
+// Page accounts whose tags and assets one statement run reads: the ids are
+// bound as a list (NULL past the last), so the text never changes.
+constexpr int kSetIdsPerRun = 250;
+
+// Reads the tags and assets of a page of accounts (in account_id order) with
+// two statements per kSetIdsPerRun accounts instead of two per account
+// (2,000 per page of 1,000, most of a page's time before; the scheduler
+// lists every account on each refresh). Rows come in account order, as the
+// page does, so they are matched in one pass.
+absl::Status ReadPageSets(db::ReadContext& tx,
+                          google::protobuf::RepeatedPtrField<v1::Account>& accounts) {
+  for (const bool tags : {true, false}) {
+    std::string sql = tags
+                          ? "SELECT account_id, tag FROM account_tags WHERE account_id IN ("
+                          : "SELECT account_id, asset_id FROM account_assets WHERE account_id IN (";
+    for (int i = 1; i <= kSetIdsPerRun; ++i) absl::StrAppend(&sql, i == 1 ? "?" : ", ?", i);
+    absl::StrAppend(&sql, tags ? ") ORDER BY account_id, tag" : ") ORDER BY account_id, asset_id");
+    ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(sql));
+    for (int first = 0; first < accounts.size(); first += kSetIdsPerRun) {
+      const int end = std::min(accounts.size(), first + kSetIdsPerRun);
+      select->Reset();
+      for (int i = 0; i < kSetIdsPerRun; ++i) {
+        RETURN_IF_ERROR(first + i < end ? select->Bind(i + 1, accounts[first + i].account_id())
+                                        : select->BindNull(i + 1));
+      }
+      int next = first;
+      while (true) {
+        ASSIGN_OR_RETURN(const bool row, select->Step());
+        if (!row) break;
+        const absl::string_view account_id = select->ColumnText(0);
+        while (next < end && accounts[next].account_id() < account_id) ++next;
+        if (next == end) break;
+        if (accounts[next].account_id() == account_id) {
+          v1::Account& account = accounts[next];
+          (tags ? account.mutable_tags() : account.mutable_asset_ids())
+              ->Add(std::string(select->ColumnText(1)));
+        }
+      }
+    }
+    select->Reset();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& request,
                           v1::ListAccountsResponse* response) {
   response->Clear();
@@ -329,38 +374,45 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
 
   // ?1 after, ?2 limit, then the chain and the tags. The text varies only
   // with the number of tags (at most 17 forms), so the statement cache stays
-  // small.
+  // small. With tags, the accounts having the first one drive the query
+  // through account_tags_by_tag (tag, account_id), already in account order:
+  // a page costs what the tagged accounts do, not a look at every account
+  // (a task refreshing one tagged account of 10,000 listed it in 18 ms).
+  const bool by_tag = !filters.tags.empty();
   std::string sql =
-      "SELECT account_id, chain_id, address, label, created_at, updated_at FROM accounts"
-      " WHERE account_id > ?1";
+      by_tag ? "SELECT a.account_id, a.chain_id, a.address, a.label, a.created_at, a.updated_at "
+               "FROM account_tags t0 CROSS JOIN accounts a ON a.account_id = t0.account_id "
+               "WHERE t0.account_id > ?1"
+             : "SELECT account_id, chain_id, address, label, created_at, updated_at FROM accounts"
+               " WHERE account_id > ?1";
   int next = 3;
-  if (!filters.chain_id.empty()) absl::StrAppend(&sql, " AND chain_id = ?", next++);
+  if (!filters.chain_id.empty()) {
+    absl::StrAppend(&sql, by_tag ? " AND a.chain_id = ?" : " AND chain_id = ?", next++);
+  }
   const int first_tag = next;
-  if (!filters.tags.empty()) {
+  if (by_tag) {
     std::vector<std::string> placeholders;
     for (size_t i = 0; i < filters.tags.size(); ++i) {
       placeholders.push_back(absl::StrCat("?", next++));
     }
-    absl::StrAppend(&sql,
-                    " AND (SELECT count(*) FROM account_tags t WHERE t.account_id ="
-                    " accounts.account_id AND t.tag IN (",
-                    absl::StrJoin(placeholders, ", "), ")) = ", filters.tags.size());
-  }
-  absl::StrAppend(&sql, " ORDER BY account_id LIMIT ?2");
-  // The page query and the two that read its accounts' tags and assets bind
-  // the same parameters.
-  const auto bind = [&](db::Statement& statement) -> absl::Status {
-    RETURN_IF_ERROR(statement.Bind(1, after));
-    // One more than the page, to know whether another follows.
-    RETURN_IF_ERROR(statement.Bind(2, int64_t{page_size} + 1));
-    if (!filters.chain_id.empty()) RETURN_IF_ERROR(statement.Bind(3, filters.chain_id));
-    for (size_t i = 0; i < filters.tags.size(); ++i) {
-      RETURN_IF_ERROR(statement.Bind(first_tag + static_cast<int>(i), filters.tags[i]));
+    absl::StrAppend(&sql, " AND t0.tag = ?", first_tag);
+    if (filters.tags.size() > 1) {
+      absl::StrAppend(&sql,
+                      " AND (SELECT count(*) FROM account_tags t WHERE t.account_id ="
+                      " t0.account_id AND t.tag IN (",
+                      absl::StrJoin(placeholders, ", "), ")) = ", filters.tags.size());
     }
-    return absl::OkStatus();
-  };
+  }
+  absl::StrAppend(&sql,
+                  by_tag ? " ORDER BY t0.account_id LIMIT ?2" : " ORDER BY account_id LIMIT ?2");
   ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(sql));
-  RETURN_IF_ERROR(bind(*select));
+  RETURN_IF_ERROR(select->Bind(1, after));
+  // One more than the page, to know whether another follows.
+  RETURN_IF_ERROR(select->Bind(2, int64_t{page_size} + 1));
+  if (!filters.chain_id.empty()) RETURN_IF_ERROR(select->Bind(3, filters.chain_id));
+  for (size_t i = 0; i < filters.tags.size(); ++i) {
+    RETURN_IF_ERROR(select->Bind(first_tag + static_cast<int>(i), filters.tags[i]));
+  }
   ASSIGN_OR_RETURN(const bool more, ReadPage(*select, page_size, [&] {
                      v1::Account* account = response->add_accounts();
                      account->set_account_id(std::string(select->ColumnText(0)));
@@ -372,39 +424,7 @@ absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& re
                      *account->mutable_updated_at() = ToTimestamp(select->ColumnInt64(5));
                      return absl::OkStatus();
                    }));
-  // The page's tags and assets in one statement each, joined to the page
-  // query run again: one index probe per account inside SQLite instead of
-  // two statements per account (2,000 per page of 1,000, most of a page's
-  // time; the scheduler lists every account on each refresh). Rows come in
-  // account order, as the page does, so they are matched in one pass; the
-  // extra account the query reads past the page matches none.
-  for (const bool tags : {true, false}) {
-    const char* table = tags ? "account_tags" : "account_assets";
-    const char* column = tags ? "tag" : "asset_id";
-    ASSIGN_OR_RETURN(db::CachedStatement sets,
-                     tx.Prepare(absl::StrCat("SELECT s.account_id, s.", column, " FROM (", sql,
-                                             ") a CROSS JOIN ", table,
-                                             " s ON s.account_id = a.account_id ORDER BY "
-                                             "s.account_id, s.",
-                                             column)));
-    RETURN_IF_ERROR(bind(*sets));
-    int next_account = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(const bool row, sets->Step());
-      if (!row) break;
-      const absl::string_view account_id = sets->ColumnText(0);
-      while (next_account < response->accounts_size() &&
-             response->accounts(next_account).account_id() < account_id) {
-        ++next_account;
-      }
-      if (next_account == response->accounts_size()) break;
-      v1::Account* account = response->mutable_accounts(next_account);
-      if (account->account_id() == account_id) {
-        (tags ? account->mutable_tags() : account->mutable_asset_ids())
-            ->Add(std::string(sets->ColumnText(1)));
-      }
-    }
-  }
+  RETURN_IF_ERROR(ReadPageSets(tx, *response->mutable_accounts()));
   if (more) {
     response->mutable_page()->set_next_page_token(
         EncodePageToken(kPageTokenKind, filters.Fingerprint(),

@@ -127,6 +127,32 @@ TEST_F(AccountsRepoTest, ListedAccountsCarryTheirOwnTagsAndAssetsOnEveryPage) {
   }
 }
 
+// A page of more accounts than one statement reads the tags and assets of.
+TEST_F(AccountsRepoTest, ALongPageCarriesEveryAccountsTagsAndAssets) {
+  constexpr int kAccounts = 600;
+  v1::AddAccountsRequest request;
+  for (int i = 0; i < kAccounts; ++i) {
+    v1::Account* account = request.add_accounts();
+    account->set_account_id(EvmId(i, 137));
+    account->add_tags(absl::StrCat("t", i % 7));
+    if (i % 3 == 0) account->add_asset_ids("eip155:137/slip44:966");
+  }
+  v1::AddAccountsResponse added;
+  ASSERT_TRUE(Add(request, &added).ok());
+  v1::ListAccountsRequest list;
+  list.mutable_page()->set_page_size(1000);
+  v1::ListAccountsResponse page;
+  ASSERT_TRUE(List(list, &page).ok());
+  ASSERT_EQ(page.accounts_size(), kAccounts);
+  for (int i = 0; i < kAccounts; ++i) {
+    const v1::Account& account = page.accounts(i);
+    ASSERT_EQ(account.account_id(), EvmId(i, 137));  // zero-padded: id order is i's
+    ASSERT_EQ(account.tags_size(), 1) << account.account_id();
+    EXPECT_EQ(account.tags(0), absl::StrCat("t", i % 7));
+    EXPECT_EQ(account.asset_ids_size(), i % 3 == 0 ? 1 : 0) << account.account_id();
+  }
+}
+
 TEST_F(AccountsRepoTest, AddsListsAndRemoves) {
   v1::AddAccountsRequest request;
   v1::Account* evm = request.add_accounts();
