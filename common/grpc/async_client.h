@@ -2,13 +2,14 @@
 //
 //   ClientQueue queue;                                   // one poller thread
 //   AsyncClient<v1::Admin> admin(channel, &queue);
-//   admin.Call(&v1::Admin::Stub::PrepareAsyncGetStatus, request,
-//              [](absl::StatusOr<v1::GetStatusResponse> reply) { ... });
+//   CallHandle call = admin.Call(&v1::Admin::Stub::PrepareAsyncGetStatus, request,
+//                                [](absl::StatusOr<v1::GetStatusResponse> reply) { ... });
+//   call.Cancel();  // optional: `done` then gets CANCELLED unless it came
 //   // On a thread that may block (CLI, tests, a worker):
 //   absl::StatusOr<v1::GetStatusResponse> reply =
 //       admin.CallBlocking(&v1::Admin::Stub::PrepareAsyncGetStatus, request);
 //   // Server streaming: one callback per message, one at the end.
-//   StreamHandle watch = health.Stream(&Health::Stub::PrepareAsyncWatch, request,
+//   CallHandle watch = health.Stream(&Health::Stub::PrepareAsyncWatch, request,
 //       [](const HealthCheckResponse& update) { ... },
 //       [](absl::Status status) { ... });
 //   watch.Cancel();
@@ -47,12 +48,14 @@ struct CallOptions {
   bool wait_for_ready = false;
 };
 
-// A started server-streaming call; Cancel() ends it early (its done
-// callback then reports CANCELLED). Cheap to copy; safe after the call ended.
-class StreamHandle {
+// A started call, unary or streaming; Cancel() ends it early on the wire (the
+// server sees the cancellation, and the call's done callback reports
+// CANCELLED unless its answer came first). Cheap to copy; safe after the
+// call ended.
+class CallHandle {
  public:
-  StreamHandle() = default;
-  explicit StreamHandle(std::shared_ptr<grpc::ClientContext> context)
+  CallHandle() = default;
+  explicit CallHandle(std::shared_ptr<grpc::ClientContext> context)
       : context_(std::move(context)) {}
   void Cancel() {
     if (context_) context_->TryCancel();
@@ -86,14 +89,16 @@ class AsyncClient {
   // Starts a unary call; `done` runs once, on the poller thread (or on this
   // thread if the queue is shutting down).
   template <typename Request, typename Reply>
-  void Call(UnaryPrepare<Request, Reply> prepare, const Request& request,
-            std::type_identity_t<absl::AnyInvocable<void(absl::StatusOr<Reply>) &&>> done,
-            const CallOptions& options = {}) {
+  CallHandle Call(UnaryPrepare<Request, Reply> prepare, const Request& request,
+                  std::type_identity_t<absl::AnyInvocable<void(absl::StatusOr<Reply>) &&>> done,
+                  const CallOptions& options = {}) {
     auto* call = new ClientUnaryCall<Reply>(queue_, std::move(done));
     Configure(call->context(), options);
+    CallHandle handle(call->shared_context());
     call->Start([&](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
       return (stub_.get()->*prepare)(context, request, cq);
     });
+    return handle;
   }
 
   // The same, waiting for the reply. Never from a poller thread.
@@ -114,13 +119,13 @@ class AsyncClient {
   // Starts a server-streaming call: `on_message` for each message, then
   // `on_done` once with the final status. Both on the poller thread.
   template <typename Request, typename Reply>
-  StreamHandle Stream(StreamPrepare<Request, Reply> prepare, const Request& request,
-                      std::type_identity_t<absl::AnyInvocable<void(const Reply&)>> on_message,
-                      std::type_identity_t<absl::AnyInvocable<void(absl::Status) &&>> on_done,
-                      const CallOptions& options = {}) {
+  CallHandle Stream(StreamPrepare<Request, Reply> prepare, const Request& request,
+                    std::type_identity_t<absl::AnyInvocable<void(const Reply&)>> on_message,
+                    std::type_identity_t<absl::AnyInvocable<void(absl::Status) &&>> on_done,
+                    const CallOptions& options = {}) {
     auto* call = new ClientStreamCall<Reply>(queue_, std::move(on_message), std::move(on_done));
     Configure(call->context(), options);
-    StreamHandle handle(call->shared_context());
+    CallHandle handle(call->shared_context());
     call->Start([&](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
       return (stub_.get()->*prepare)(context, request, cq);
     });

@@ -33,21 +33,23 @@ class ClientUnaryCall {
   using Reader = grpc::ClientAsyncResponseReader<Reply>;
 
   ClientUnaryCall(ClientQueue* queue, absl::AnyInvocable<void(absl::StatusOr<Reply>) &&> done)
-      : queue_(queue), done_(std::move(done)) {}
+      : queue_(queue), done_(std::move(done)), context_(std::make_shared<grpc::ClientContext>()) {}
 
-  grpc::ClientContext* context() { return &context_; }
+  grpc::ClientContext* context() { return context_.get(); }
+  // Shared with CallHandle so Cancel() stays safe after the call is freed.
+  std::shared_ptr<grpc::ClientContext> shared_context() { return context_; }
 
   // Starts the call with `prepare(context, cq)`; frees itself when done.
   void Start(
       absl::FunctionRef<std::unique_ptr<Reader>(grpc::ClientContext*, grpc::CompletionQueue*)>
           prepare) {
-    if (!queue_->AddCall(&context_)) {
+    if (!queue_->AddCall(context_.get())) {
       auto done = std::move(done_);
       delete this;
       std::move(done)(absl::UnavailableError("client is shutting down"));
       return;
     }
-    reader_ = prepare(&context_, queue_->cq());
+    reader_ = prepare(context_.get(), queue_->cq());
     reader_->StartCall();
     reader_->Finish(&reply_, &status_, &finish_tag_);
   }
@@ -56,7 +58,7 @@ class ClientUnaryCall {
 
  private:
   void OnFinished(bool /*ok*/) {
-    queue_->RemoveCall(&context_);
+    queue_->RemoveCall(context_.get());
     auto done = std::move(done_);
     absl::StatusOr<Reply> result =
         status_.ok() ? absl::StatusOr<Reply>(std::move(reply_)) : FromGrpcStatus(status_);
@@ -66,7 +68,7 @@ class ClientUnaryCall {
 
   ClientQueue* queue_;
   absl::AnyInvocable<void(absl::StatusOr<Reply>) &&> done_;
-  grpc::ClientContext context_;
+  std::shared_ptr<grpc::ClientContext> context_;
   std::unique_ptr<Reader> reader_;
   Reply reply_;
   grpc::Status status_;
@@ -86,7 +88,7 @@ class ClientStreamCall {
         context_(std::make_shared<grpc::ClientContext>()) {}
 
   grpc::ClientContext* context() { return context_.get(); }
-  // Shared with StreamHandle so Cancel() stays safe after the call is freed.
+  // Shared with CallHandle so Cancel() stays safe after the call is freed.
   std::shared_ptr<grpc::ClientContext> shared_context() { return context_; }
 
   void Start(

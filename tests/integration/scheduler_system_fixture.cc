@@ -316,7 +316,7 @@ std::string SchedulerSystemTest::HealthOf(const ServiceProcess& process,
 
 std::shared_ptr<RunWatch> SchedulerSystemTest::Watch(grpc_util::AsyncClient<Scheduler>& api,
                                                      const v1::WatchRunsRequest& request,
-                                                     grpc_util::StreamHandle* handle) {
+                                                     grpc_util::CallHandle* handle) {
   auto watch = std::make_shared<RunWatch>();
   grpc_util::CallOptions options;
   options.timeout = absl::Minutes(10);

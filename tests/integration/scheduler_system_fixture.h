@@ -148,7 +148,7 @@ class SchedulerSystemTest : public IntegrationTestBase {
   // Starts a WatchRuns stream; cancel it with the handle.
   std::shared_ptr<RunWatch> Watch(grpc_util::AsyncClient<v1::Scheduler>& api,
                                   const v1::WatchRunsRequest& request,
-                                  grpc_util::StreamHandle* handle);
+                                  grpc_util::CallHandle* handle);
 
   // Run records as storage holds them, oldest started first; empty task_id:
   // every task's. Fails the test (non-fatally) when storage cannot answer.

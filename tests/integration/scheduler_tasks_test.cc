@@ -509,7 +509,7 @@ TEST_F(SchedulerTasksTest, WatchRunsFollowsATriggeredRunFromQueuedToFinished) {
   v1::WatchRunsRequest request;
   request.set_task_id("balances");
   *request.mutable_progress_interval() = ProtoDuration(absl::Milliseconds(100));
-  grpc_util::StreamHandle handle;
+  grpc_util::CallHandle handle;
   std::shared_ptr<RunWatch> watch = Watch(*api, request, &handle);
   auto finished_seen = [&](const std::string& run_id) {
     for (const WatchRunsResponse& event : watch->events()) {
@@ -563,7 +563,7 @@ TEST_F(SchedulerTasksTest, WatchingOneRunStartsWithItsStateAndEndsAfterItFinishe
 
   v1::WatchRunsRequest unknown;
   unknown.set_run_id("no-such-run");
-  grpc_util::StreamHandle unknown_handle;
+  grpc_util::CallHandle unknown_handle;
   std::shared_ptr<RunWatch> refused = Watch(*api, unknown, &unknown_handle);
   ASSERT_TRUE(Eventually([&] { return refused->ended().has_value(); }, absl::Seconds(30)));
   EXPECT_EQ(refused->ended()->code(), absl::StatusCode::kNotFound) << *refused->ended();
@@ -578,7 +578,7 @@ TEST_F(SchedulerTasksTest, WatchingOneRunStartsWithItsStateAndEndsAfterItFinishe
   }));
   v1::WatchRunsRequest request;
   request.set_run_id(run_id);
-  grpc_util::StreamHandle handle;
+  grpc_util::CallHandle handle;
   std::shared_ptr<RunWatch> watch = Watch(*api, request, &handle);
   const bool current_seen = Eventually([&] { return !watch->events().empty(); }, absl::Seconds(30));
   Thaw(fetcher_process());

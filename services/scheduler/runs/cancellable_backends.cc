@@ -1,6 +1,7 @@
 #include "services/scheduler/runs/cancellable_backends.h"
 
 #include <atomic>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,25 +27,49 @@ std::shared_ptr<CancellableBackends> CancellableBackends::Create(const RunBacken
 }
 
 void CancellableBackends::CancelReads(const absl::Status& status) {
-  std::map<uint64_t, absl::AnyInvocable<void(const absl::Status&)>> reads;
+  std::map<uint64_t, PendingRead> reads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cancelled_.has_value()) return;
     cancelled_ = status;
     reads.swap(reads_);
   }
-  for (auto& [id, fail] : reads) fail(status);
+  // Answered first, so the run ends at once; then cancelled on the wire
+  // (that answer finds the read answered and is dropped).
+  for (auto& [id, read] : reads) {
+    read.fail(status);
+    if (read.cancel) read.cancel();
+  }
+}
+
+void CancellableBackends::CancelRead(uint64_t id) {
+  PendingRead read;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = reads_.find(id);
+    if (it == reads_.end()) return;  // answered, or cancelled with the rest
+    read = std::move(it->second);
+    reads_.erase(it);
+  }
+  read.fail(absl::CancelledError("the read was cancelled"));
+  if (read.cancel) read.cancel();
+}
+
+CancelCall CancellableBackends::CancelOf(uint64_t id) {
+  if (id == 0) return [] {};
+  return [self = shared_from_this(), id] { self->CancelRead(id); };
 }
 
 template <typename Reply, typename Send>
-void CancellableBackends::Read(Answer<Reply> done, Send send) {
+uint64_t CancellableBackends::Read(Answer<Reply> done, Send send) {
   auto answer = std::make_shared<OnceAnswer<Reply>>(std::move(done));
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!cancelled_.has_value()) {
       id = ++next_id_;
-      reads_.emplace(id, [answer](const absl::Status& status) { answer->Give(status); });
+      reads_.emplace(
+          id, PendingRead{.fail = [answer](const absl::Status& status) { answer->Give(status); }});
     }
   }
   if (id == 0) {
@@ -54,15 +79,34 @@ void CancellableBackends::Read(Answer<Reply> done, Send send) {
       status = cancelled_;
     }
     answer->Give(*status);
-    return;
+    return 0;
   }
-  send([self = shared_from_this(), answer, id](absl::StatusOr<Reply> reply) {
+  auto answered = [self = shared_from_this(), answer, id](absl::StatusOr<Reply> reply) {
     {
       std::lock_guard<std::mutex> lock(self->mu_);
       self->reads_.erase(id);
     }
     answer->Give(std::move(reply));
-  });
+  };
+  if constexpr (std::is_void_v<std::invoke_result_t<Send&, Answer<Reply>>>) {
+    send(std::move(answered));
+  } else {
+    CancelCall cancel = send(std::move(answered));
+    if (!cancel) return id;
+    bool cancel_now = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = reads_.find(id); it != reads_.end()) {
+        it->second.cancel = std::move(cancel);
+      } else {
+        // Answered already (cancelling does nothing then), or cancelled
+        // while it was being sent: cancel it now.
+        cancel_now = cancelled_.has_value();
+      }
+    }
+    if (cancel_now) cancel();
+  }
+  return id;
 }
 
 void CancellableBackends::ListAccounts(const v1::ListAccountsRequest& request,
@@ -79,25 +123,28 @@ void CancellableBackends::GetPortfolio(const v1::GetPortfolioRequest& request,
   });
 }
 
-void CancellableBackends::ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                                        Answer<v1::ResolveBlocksResponse> done) {
-  Read<v1::ResolveBlocksResponse>(std::move(done), [&](Answer<v1::ResolveBlocksResponse> answer) {
-    inner_.fetcher->ResolveBlocks(request, std::move(answer));
-  });
+CancelCall CancellableBackends::ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                                              Answer<v1::ResolveBlocksResponse> done) {
+  return CancelOf(Read<v1::ResolveBlocksResponse>(
+      std::move(done), [&](Answer<v1::ResolveBlocksResponse> answer) {
+        return inner_.fetcher->ResolveBlocks(request, std::move(answer));
+      }));
 }
 
-void CancellableBackends::QueryBalances(const v1::QueryBalancesRequest& request,
-                                        Answer<v1::QueryBalancesResponse> done) {
-  Read<v1::QueryBalancesResponse>(std::move(done), [&](Answer<v1::QueryBalancesResponse> answer) {
-    inner_.fetcher->QueryBalances(request, std::move(answer));
-  });
+CancelCall CancellableBackends::QueryBalances(const v1::QueryBalancesRequest& request,
+                                              Answer<v1::QueryBalancesResponse> done) {
+  return CancelOf(Read<v1::QueryBalancesResponse>(
+      std::move(done), [&](Answer<v1::QueryBalancesResponse> answer) {
+        return inner_.fetcher->QueryBalances(request, std::move(answer));
+      }));
 }
 
-void CancellableBackends::QueryPrices(const v1::QueryPricesRequest& request,
-                                      Answer<v1::QueryPricesResponse> done) {
-  Read<v1::QueryPricesResponse>(std::move(done), [&](Answer<v1::QueryPricesResponse> answer) {
-    inner_.fetcher->QueryPrices(request, std::move(answer));
-  });
+CancelCall CancellableBackends::QueryPrices(const v1::QueryPricesRequest& request,
+                                            Answer<v1::QueryPricesResponse> done) {
+  return CancelOf(
+      Read<v1::QueryPricesResponse>(std::move(done), [&](Answer<v1::QueryPricesResponse> answer) {
+        return inner_.fetcher->QueryPrices(request, std::move(answer));
+      }));
 }
 
 void CancellableBackends::WriteSnapshot(const v1::WriteSnapshotRequest& request,

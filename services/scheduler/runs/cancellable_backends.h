@@ -3,7 +3,9 @@
 // calls, ListAccounts, GetPortfolio) CANCELLED at once, and any read asked
 // later too, so a run stuck behind a stalled fetcher ends as soon as it is
 // cancelled or times out instead of when the call's deadline comes. The
-// abandoned calls still run to their own end; their answers are dropped.
+// abandoned fetcher calls are cancelled on the wire too (the fetcher then
+// drops their queued upstream work); storage reads run to their end, their
+// answers dropped.
 // Writes (WriteSnapshot, WritePrices, Prune) and the backup stream are never
 // cut short: whether storage committed is only known from its answer, and a
 // run must report what it wrote.
@@ -60,12 +62,14 @@ class CancellableBackends final : public RunStorage,
                                     absl::AnyInvocable<void(const v1::BackupResponse&)> on_message,
                                     absl::AnyInvocable<void(absl::Status) &&> done) override;
 
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse> done) override;
-  void QueryBalances(const v1::QueryBalancesRequest& request,
-                     Answer<v1::QueryBalancesResponse> done) override;
-  void QueryPrices(const v1::QueryPricesRequest& request,
-                   Answer<v1::QueryPricesResponse> done) override;
+  // Each answers a function that cancels that one read (answered
+  // CANCELLED at once, cancelled on the wire).
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse> done) override;
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                           Answer<v1::QueryBalancesResponse> done) override;
+  CancelCall QueryPrices(const v1::QueryPricesRequest& request,
+                         Answer<v1::QueryPricesResponse> done) override;
 
   // Use Create.
   explicit CancellableBackends(const RunBackends& inner) : inner_(inner) {}
@@ -75,16 +79,28 @@ class CancellableBackends final : public RunStorage,
   template <typename Reply>
   class OnceAnswer;
 
-  // Sends a read through `send` unless reads are cancelled.
+  // Sends a read through `send` unless reads are cancelled; answers its id
+  // (0: not sent). `send` may answer how to cancel the inner call.
   template <typename Reply, typename Send>
-  void Read(Answer<Reply> done, Send send);
+  uint64_t Read(Answer<Reply> done, Send send);
+  // Fails read `id` with CANCELLED and cancels its inner call.
+  void CancelRead(uint64_t id);
+  // A cancel function for read `id`.
+  CancelCall CancelOf(uint64_t id);
+
+  // An outstanding read: how to fail its caller, and how to cancel the
+  // inner call (fetcher reads).
+  struct PendingRead {
+    absl::AnyInvocable<void(const absl::Status&)> fail = {};
+    CancelCall cancel = {};
+  };
 
   const RunBackends inner_;
   std::mutex mu_;
   std::optional<absl::Status> cancelled_;
   uint64_t next_id_ = 0;
-  // The outstanding reads, each able to fail its caller.
-  std::map<uint64_t, absl::AnyInvocable<void(const absl::Status&)>> reads_;
+  // The outstanding reads.
+  std::map<uint64_t, PendingRead> reads_;
 };
 
 }  // namespace coffer::scheduler

@@ -39,27 +39,30 @@ absl::AnyInvocable<void()> GrpcRunStorage::Backup(
     absl::AnyInvocable<void(absl::Status) &&> done) {
   grpc_util::CallOptions options;
   options.timeout = absl::Hours(24);  // the run timeout (at most 24 h) cancels it first
-  grpc_util::StreamHandle stream = client_->Stream(&v1::Storage::Stub::PrepareAsyncBackup, request,
-                                                   std::move(on_message), std::move(done), options);
+  grpc_util::CallHandle stream = client_->Stream(&v1::Storage::Stub::PrepareAsyncBackup, request,
+                                                 std::move(on_message), std::move(done), options);
   return [stream]() mutable { stream.Cancel(); };
 }
 
-void GrpcRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                                   Answer<v1::ResolveBlocksResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncResolveBlocks, request, std::move(done),
-                {.timeout = timeout_});
+CancelCall GrpcRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                                         Answer<v1::ResolveBlocksResponse> done) {
+  return
+      [call = client_->Call(&v1::Fetcher::Stub::PrepareAsyncResolveBlocks, request, std::move(done),
+                            {.timeout = timeout_})]() mutable { call.Cancel(); };
 }
 
-void GrpcRunFetcher::QueryBalances(const v1::QueryBalancesRequest& request,
-                                   Answer<v1::QueryBalancesResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done),
-                {.timeout = timeout_});
+CancelCall GrpcRunFetcher::QueryBalances(const v1::QueryBalancesRequest& request,
+                                         Answer<v1::QueryBalancesResponse> done) {
+  return
+      [call = client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryBalances, request, std::move(done),
+                            {.timeout = timeout_})]() mutable { call.Cancel(); };
 }
 
-void GrpcRunFetcher::QueryPrices(const v1::QueryPricesRequest& request,
-                                 Answer<v1::QueryPricesResponse> done) {
-  client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryPrices, request, std::move(done),
-                {.timeout = timeout_});
+CancelCall GrpcRunFetcher::QueryPrices(const v1::QueryPricesRequest& request,
+                                       Answer<v1::QueryPricesResponse> done) {
+  return
+      [call = client_->Call(&v1::Fetcher::Stub::PrepareAsyncQueryPrices, request, std::move(done),
+                            {.timeout = timeout_})]() mutable { call.Cancel(); };
 }
 
 }  // namespace coffer::scheduler

@@ -49,12 +49,12 @@ class GrpcRunFetcher : public RunFetcher {
   GrpcRunFetcher(grpc_util::AsyncClient<v1::Fetcher>* client, absl::Duration timeout)
       : client_(client), timeout_(timeout) {}
 
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse> done) override;
-  void QueryBalances(const v1::QueryBalancesRequest& request,
-                     Answer<v1::QueryBalancesResponse> done) override;
-  void QueryPrices(const v1::QueryPricesRequest& request,
-                   Answer<v1::QueryPricesResponse> done) override;
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse> done) override;
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                           Answer<v1::QueryBalancesResponse> done) override;
+  CancelCall QueryPrices(const v1::QueryPricesRequest& request,
+                         Answer<v1::QueryPricesResponse> done) override;
 
  private:
   grpc_util::AsyncClient<v1::Fetcher>* const client_;

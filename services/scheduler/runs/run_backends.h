@@ -21,6 +21,12 @@ namespace coffer::scheduler {
 template <typename Reply>
 using Answer = absl::AnyInvocable<void(absl::StatusOr<Reply>) &&>;
 
+// Cancels a started call on the wire: the other service sees the
+// cancellation (the fetcher then drops the call's queued upstream work) and
+// the call's answer comes CANCELLED unless it came first. Calling it after
+// the answer does nothing. Empty: the call cannot be cancelled.
+using CancelCall = absl::AnyInvocable<void()>;
+
 // The storage calls of runs.
 class RunStorage {
  public:
@@ -44,16 +50,18 @@ class RunStorage {
       absl::AnyInvocable<void(absl::Status) &&> done) = 0;
 };
 
-// The fetcher calls of runs.
+// The fetcher calls of runs, each answering how to cancel it (they read
+// the outside world and may take long: a cancelled run's batches stop
+// rather than run to their deadline).
 class RunFetcher {
  public:
   virtual ~RunFetcher() = default;
-  virtual void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                             Answer<v1::ResolveBlocksResponse> done) = 0;
-  virtual void QueryBalances(const v1::QueryBalancesRequest& request,
-                             Answer<v1::QueryBalancesResponse> done) = 0;
-  virtual void QueryPrices(const v1::QueryPricesRequest& request,
-                           Answer<v1::QueryPricesResponse> done) = 0;
+  virtual CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                                   Answer<v1::ResolveBlocksResponse> done) = 0;
+  virtual CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                                   Answer<v1::QueryBalancesResponse> done) = 0;
+  virtual CancelCall QueryPrices(const v1::QueryPricesRequest& request,
+                                 Answer<v1::QueryPricesResponse> done) = 0;
 };
 
 }  // namespace coffer::scheduler

@@ -241,6 +241,35 @@ TEST(AsyncServerTest, ClientQueueShutdownCancelsItsCalls) {
   EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(AsyncServerTest, AUnaryCallCancelledThroughItsHandleEndsAndReachesTheServer) {
+  TestServer server;
+  ClientQueue queue;
+  AsyncClient<TestService> client(server.channel(), &queue);
+  exec::StopEvent done;
+  absl::Status status;
+  CallOptions options;
+  options.timeout = absl::Seconds(60);  // far past the test: the cancel ends it
+  grpc_util::CallHandle call = client.Call(
+      &TestService::Stub::PrepareAsyncHang, Echo("x"),
+      [&](absl::StatusOr<EchoReply> reply) {
+        status = reply.status();
+        done.Notify();
+      },
+      options);
+  for (int i = 0; i < 500 && server.service().hanging() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(server.service().hanging(), 1);
+  call.Cancel();
+  ASSERT_TRUE(done.WaitFor(absl::Seconds(20)));
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  for (int i = 0; i < 500 && server.service().cancellations() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(server.service().cancellations(), 1);
+  call.Cancel();  // after the end: nothing
+}
+
 TEST(AsyncServerTest, RefusesAPortInUse) {
   TestServer first;
   grpc_util::AsyncServer::Options options;

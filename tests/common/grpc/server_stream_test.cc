@@ -53,7 +53,7 @@ TEST(ServerStreamTest, ClientCancelEndsStream) {
   exec::StopEvent done;
   absl::Status status;
   int received = 0;
-  grpc_util::StreamHandle handle = client.Stream(
+  grpc_util::CallHandle handle = client.Stream(
       &TestService::Stub::PrepareAsyncCount, Count(100000, 1),
       [&](const CountReply&) {
         if (++received == 1) first.Notify();

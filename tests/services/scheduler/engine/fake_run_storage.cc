@@ -94,31 +94,34 @@ std::vector<v1::PruneRequest> FakeRunStorage::prune_requests() const {
   return prune_requests_;
 }
 
-void FakeRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest&,
-                                   Answer<v1::ResolveBlocksResponse> done) {
+CancelCall FakeRunFetcher::ResolveBlocks(const v1::ResolveBlocksRequest&,
+                                         Answer<v1::ResolveBlocksResponse> done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_;
   }
   std::move(done)(absl::UnavailableError("fake fetcher: down"));
+  return {};
 }
 
-void FakeRunFetcher::QueryBalances(const v1::QueryBalancesRequest&,
-                                   Answer<v1::QueryBalancesResponse> done) {
+CancelCall FakeRunFetcher::QueryBalances(const v1::QueryBalancesRequest&,
+                                         Answer<v1::QueryBalancesResponse> done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_;
   }
   std::move(done)(absl::UnavailableError("fake fetcher: down"));
+  return {};
 }
 
-void FakeRunFetcher::QueryPrices(const v1::QueryPricesRequest&,
-                                 Answer<v1::QueryPricesResponse> done) {
+CancelCall FakeRunFetcher::QueryPrices(const v1::QueryPricesRequest&,
+                                       Answer<v1::QueryPricesResponse> done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_;
   }
   std::move(done)(absl::UnavailableError("fake fetcher: down"));
+  return {};
 }
 
 size_t FakeRunFetcher::calls() const {

@@ -64,12 +64,12 @@ class FakeRunStorage : public RunStorage {
 
 class FakeRunFetcher : public RunFetcher {
  public:
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse> done) override;
-  void QueryBalances(const v1::QueryBalancesRequest& request,
-                     Answer<v1::QueryBalancesResponse> done) override;
-  void QueryPrices(const v1::QueryPricesRequest& request,
-                   Answer<v1::QueryPricesResponse> done) override;
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse> done) override;
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                           Answer<v1::QueryBalancesResponse> done) override;
+  CancelCall QueryPrices(const v1::QueryPricesRequest& request,
+                         Answer<v1::QueryPricesResponse> done) override;
 
   size_t calls() const;
 

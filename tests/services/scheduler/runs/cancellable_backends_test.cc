@@ -13,10 +13,14 @@ namespace {
 // Holds every call until the test answers it.
 class HeldFetcher : public UnexpectedRunFetcher {
  public:
-  void QueryBalances(const v1::QueryBalancesRequest& /*request*/,
-                     Answer<v1::QueryBalancesResponse> done) override {
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& /*request*/,
+                           Answer<v1::QueryBalancesResponse> done) override {
     held.push_back(std::move(done));
+    const size_t index = held.size() - 1;
+    return [this, index] { cancelled.push_back(index); };
   }
+  // The calls cancelled on the wire, by index in `held`.
+  std::vector<size_t> cancelled;
   std::vector<Answer<v1::QueryBalancesResponse>> held;
 };
 
@@ -46,6 +50,8 @@ TEST(CancellableBackendsTest, CancelAnswersOutstandingReadsAtOnceAndDropsTheirLa
   scope->CancelReads(absl::CancelledError("the run was cancelled"));
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->status().code(), absl::StatusCode::kCancelled);
+  // And cancelled on the wire, so the fetcher drops its queued work.
+  EXPECT_EQ(fetcher.cancelled, std::vector<size_t>{0});
 
   // The inner call's own answer comes later and is dropped.
   std::move(fetcher.held[0])(v1::QueryBalancesResponse());
@@ -73,6 +79,29 @@ TEST(CancellableBackendsTest, ReadsAnsweredBeforeACancelPassThrough) {
   EXPECT_EQ((*reply)->results_size(), 1);
   scope->CancelReads(absl::CancelledError("late"));
   EXPECT_TRUE(reply->ok());
+  EXPECT_TRUE(fetcher.cancelled.empty());  // nothing left to cancel
+}
+
+TEST(CancellableBackendsTest, OneReadsCancelAnswersItAndCancelsItsCallOnly) {
+  HeldFetcher fetcher;
+  HeldStorage storage;
+  auto scope = CancellableBackends::Create({.storage = &storage, .fetcher = &fetcher});
+  std::optional<absl::StatusOr<v1::QueryBalancesResponse>> first, second;
+  CancelCall cancel_first = scope->backends().fetcher->QueryBalances({}, Into(first));
+  scope->backends().fetcher->QueryBalances({}, Into(second));
+  ASSERT_EQ(fetcher.held.size(), 2u);
+  cancel_first();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(second.has_value());
+  EXPECT_EQ(fetcher.cancelled, std::vector<size_t>{0});
+  cancel_first();  // again: nothing
+  EXPECT_EQ(fetcher.cancelled, std::vector<size_t>{0});
+  // The rest are cancelled with the run, each once.
+  scope->CancelReads(absl::CancelledError("the run was cancelled"));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(fetcher.cancelled, (std::vector<size_t>{0, 1}));
 }
 
 // Whether storage committed is only known from its answer: a write is never

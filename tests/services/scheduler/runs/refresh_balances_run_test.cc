@@ -106,20 +106,22 @@ class FakeStorage : public UnexpectedRunStorage {
 // A fetcher whose balance calls wait until the test answers them.
 class FakeFetcher : public UnexpectedRunFetcher {
  public:
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse> done) override {
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse> done) override {
     resolve_requests.push_back(request);
     if (hold_resolve) {
       held_resolves.push_back({request, std::move(done)});
-      return;
+      return {};
     }
     std::move(done)(resolve(request));
+    return {};
   }
-  void QueryBalances(const v1::QueryBalancesRequest& request,
-                     Answer<v1::QueryBalancesResponse> done) override {
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                           Answer<v1::QueryBalancesResponse> done) override {
     pending.push_back({request, std::move(done)});
     ++calls;
     max_in_flight = std::max(max_in_flight, pending.size());
+    return {};
   }
 
   // Answers the oldest pending call with `answer(request)`.
@@ -676,17 +678,19 @@ class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetche
       storage_->WriteSnapshot(request, std::move(done));
     });
   }
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse> done) override {
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse> done) override {
     Spawn([this, request, done = std::move(done)]() mutable {
       std::move(done)(fetcher_->resolve(request));
     });
+    return {};
   }
-  void QueryBalances(const v1::QueryBalancesRequest& request,
-                     Answer<v1::QueryBalancesResponse> done) override {
+  CancelCall QueryBalances(const v1::QueryBalancesRequest& request,
+                           Answer<v1::QueryBalancesResponse> done) override {
     Spawn([this, request, done = std::move(done)]() mutable {
       std::move(done)(fetcher_->answer(request));
     });
+    return {};
   }
 
   // Joins every thread, including those started while joining.

@@ -50,11 +50,12 @@ class FakeStorage : public UnexpectedRunStorage {
 // wait until the test answers them.
 class FakeFetcher : public UnexpectedRunFetcher {
  public:
-  void QueryPrices(const v1::QueryPricesRequest& request,
-                   Answer<v1::QueryPricesResponse> done) override {
+  CancelCall QueryPrices(const v1::QueryPricesRequest& request,
+                         Answer<v1::QueryPricesResponse> done) override {
     requests.push_back(request);
     pending.emplace_back(request, std::move(done));
     max_in_flight = std::max(max_in_flight, pending.size());
+    return {};
   }
   void AnswerAll() {
     while (!pending.empty()) {

@@ -33,15 +33,19 @@ class RecordingBackends : public RunStorage, public RunFetcher {
     calls.push_back(absl::StrCat("Backup ", request.path()));
     return [] {};
   }
-  void ResolveBlocks(const v1::ResolveBlocksRequest& request,
-                     Answer<v1::ResolveBlocksResponse>) override {
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
+                           Answer<v1::ResolveBlocksResponse>) override {
     calls.push_back(request.bypass_cache() ? "ResolveBlocks forced" : "ResolveBlocks");
+    return {};
   }
-  void QueryBalances(const v1::QueryBalancesRequest&, Answer<v1::QueryBalancesResponse>) override {
+  CancelCall QueryBalances(const v1::QueryBalancesRequest&,
+                           Answer<v1::QueryBalancesResponse>) override {
     calls.push_back("QueryBalances");
+    return {};
   }
-  void QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
+  CancelCall QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
     calls.push_back("QueryPrices");
+    return {};
   }
 
   std::vector<std::string> calls;

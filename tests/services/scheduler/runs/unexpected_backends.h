@@ -41,14 +41,19 @@ class UnexpectedRunStorage : public RunStorage {
 
 class UnexpectedRunFetcher : public RunFetcher {
  public:
-  void ResolveBlocks(const v1::ResolveBlocksRequest&, Answer<v1::ResolveBlocksResponse>) override {
+  CancelCall ResolveBlocks(const v1::ResolveBlocksRequest&,
+                           Answer<v1::ResolveBlocksResponse>) override {
     ADD_FAILURE() << "unexpected Fetcher.ResolveBlocks";
+    return {};
   }
-  void QueryBalances(const v1::QueryBalancesRequest&, Answer<v1::QueryBalancesResponse>) override {
+  CancelCall QueryBalances(const v1::QueryBalancesRequest&,
+                           Answer<v1::QueryBalancesResponse>) override {
     ADD_FAILURE() << "unexpected Fetcher.QueryBalances";
+    return {};
   }
-  void QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
+  CancelCall QueryPrices(const v1::QueryPricesRequest&, Answer<v1::QueryPricesResponse>) override {
     ADD_FAILURE() << "unexpected Fetcher.QueryPrices";
+    return {};
   }
 };
 

@@ -206,9 +206,9 @@ class WatchRunsTest : public ::testing::Test {
   }
 
   std::shared_ptr<StreamRecord> Watch(const v1::WatchRunsRequest& request,
-                                      grpc_util::StreamHandle* handle = nullptr) {
+                                      grpc_util::CallHandle* handle = nullptr) {
     auto record = std::make_shared<StreamRecord>();
-    grpc_util::StreamHandle started = client_->Stream(
+    grpc_util::CallHandle started = client_->Stream(
         &v1::Scheduler::Stub::PrepareAsyncWatchRuns, request,
         [record](const Event& event) { record->Add(event); },
         [record](absl::Status status) { record->End(std::move(status)); },
@@ -274,7 +274,7 @@ TEST_F(WatchRunsTest, CurrentRunsFirstThenEventsUntilCancelled) {
   const v1::Run a = MakeRun("run-a", "prices", v1::RUN_STATE_RUNNING);
   const v1::Run b = MakeRun("run-b", "balances", v1::RUN_STATE_PENDING);
   engine_.SetCurrent({a});
-  grpc_util::StreamHandle handle;
+  grpc_util::CallHandle handle;
   std::shared_ptr<StreamRecord> record = Watch({}, &handle);
   ASSERT_TRUE(engine_.AwaitCurrentCalls(1));
   ASSERT_TRUE(record->AwaitEvents(1));
