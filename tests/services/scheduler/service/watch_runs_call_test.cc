@@ -404,6 +404,9 @@ TEST_F(WatchRunsTest, ProgressIsPacedPerRun) {
 
   // Held progress is dropped when the run finishes: its final record has it.
   events_.Publish(MakeEvent(Event::PROGRESS, b, 8));  // 200 ms after run-b's last: sent
+  // Received before the next is published: were the writer still busy with
+  // the last message, 8 would wait in the queue and 9 replace it there.
+  ASSERT_TRUE(record->AwaitEvents(4));
   events_.Publish(MakeEvent(Event::PROGRESS, b, 9));  // held
   events_.Publish(
       MakeEvent(Event::FINISHED, MakeRun("run-b", "balances", v1::RUN_STATE_SUCCEEDED)));
