@@ -51,6 +51,10 @@ ABSL_FLAG(bool, default_tasks, true,
           "storage holds no task at all");
 ABSL_FLAG(absl::Duration, storage_timeout, absl::Seconds(10), "Deadline of each call to storage");
 ABSL_FLAG(absl::Duration, fetcher_timeout, absl::Seconds(60), "Deadline of each call to fetcher");
+ABSL_FLAG(absl::Duration, dependency_check_interval, absl::Seconds(2),
+          "Between two health checks of storage and fetcher (reported under their names)");
+ABSL_FLAG(absl::Duration, dependency_check_timeout, absl::Seconds(1),
+          "Deadline of each health check; no answer within it counts as not serving");
 
 namespace {
 
@@ -112,6 +116,15 @@ absl::Status CheckFlags(const std::string& replica_id) {
   if (absl::GetFlag(FLAGS_storage_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_fetcher_timeout) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--storage_timeout, --fetcher_timeout: must be positive");
+  }
+  const absl::Duration check_interval = absl::GetFlag(FLAGS_dependency_check_interval);
+  const absl::Duration check_timeout = absl::GetFlag(FLAGS_dependency_check_timeout);
+  if (check_interval <= absl::ZeroDuration() || check_timeout <= absl::ZeroDuration() ||
+      check_timeout > check_interval) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dependency_check_interval (", absl::FormatDuration(check_interval),
+                     "), --dependency_check_timeout (", absl::FormatDuration(check_timeout),
+                     "): both must be positive, the timeout at most the interval"));
   }
   return absl::OkStatus();
 }
@@ -187,7 +200,9 @@ int main(int argc, char** argv) {
           {.name = kStorageDependency, .target = storage_target, .health = &storage_health},
           {.name = kFetcherDependency, .target = fetcher_target, .health = &fetcher_health},
       },
-      {}, &steady_clock, [] { return absl::Now(); },
+      {.interval = absl::GetFlag(FLAGS_dependency_check_interval),
+       .timeout = absl::GetFlag(FLAGS_dependency_check_timeout)},
+      &steady_clock, [] { return absl::Now(); },
       [&](const std::string& name, bool serving) {
         host.health().SetServing(name, serving);
         if (name != kStorageDependency || !serving || keeper_started) return;
