@@ -338,14 +338,19 @@ bool ConnectionPool::RunIdleStep() {
     if (!more.ok()) ++stats_.failed_idle_steps;
   }
   if (more.ok()) return *more;
-  // Disarmed until the next batch; the same failure after every batch would
-  // flood the log, so each kind warns once.
-  if (warned_idle_failures_.insert(more.status().code()).second) {
-    spdlog::warn("storage db: idle work failed (retried after the next write): {}", more.status());
-  } else {
-    spdlog::debug("storage db: idle work failed again: {}", more.status());
-  }
+  // Disarmed until the next batch.
+  WarnIdleFailure("idle work failed (retried after the next write)", more.status());
   return false;
+}
+
+void ConnectionPool::WarnIdleFailure(const char* what, const absl::Status& status) {
+  // The same failure in every idle time would flood the log: each kind
+  // warns once.
+  if (warned_idle_failures_.insert(status.code()).second) {
+    spdlog::warn("storage db: {}: {}", what, status);
+  } else {
+    spdlog::debug("storage db: {} again: {}", what, status);
+  }
 }
 
 void ConnectionPool::RunIdleCheckpoint() {
@@ -357,9 +362,8 @@ void ConnectionPool::RunIdleCheckpoint() {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.idle_checkpoints;
   }
-  if (!status.ok() && warned_idle_failures_.insert(status.code()).second) {
-    spdlog::warn("storage db: idle checkpoint failed (tried again in the next idle time): {}",
-                 status);
+  if (!status.ok()) {
+    WarnIdleFailure("idle checkpoint failed (tried again in the next idle time)", status);
   }
 }
 

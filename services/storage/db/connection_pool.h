@@ -235,6 +235,9 @@ class ConnectionPool {
   // A PASSIVE checkpoint of the WAL, outside any transaction; failures are
   // logged (the next idle time or the fallback catches up).
   void RunIdleCheckpoint();
+  // Logs a failed idle step or checkpoint: a warning the first time its
+  // kind (status code) fails, debug after. Writer thread only.
+  void WarnIdleFailure(const char* what, const absl::Status& status);
   // Runs every write of the batch in the open transaction, without
   // savepoints, appending each outcome. Returns false as soon as one fails
   // (the transaction then holds part of that write); sets `batch_error`
