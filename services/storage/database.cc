@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include <spdlog/spdlog.h>
 
 #include "common/log/fmt_absl.h"
@@ -12,6 +14,7 @@
 #include "services/storage/db/key_source.h"
 #include "services/storage/db/migrations.h"
 #include "services/storage/db/rekey.h"
+#include "services/storage/repos/abandoned_snapshots.h"
 #include "services/storage/repos/account_history.h"
 #include "services/storage/schema/schema.h"
 
@@ -26,6 +29,29 @@ namespace {
 // 24), while a whole pass cost about the same either way (~200 ms at 24
 // snapshots): small steps cost little beyond their BEGIN and COMMIT.
 constexpr int64_t kMergeStepItems = 1000;
+
+// When an open snapshot (written in parts, WriteSnapshot not yet) counts as
+// abandoned: its refresh died. A refresh writes its parts and commits them
+// within minutes; a day is far beyond that, so no snapshot still being
+// written is deleted, while the items of dead ones (up to 100,000 each) do
+// not take room for longer. storage.proto tells clients this day
+// (WriteSnapshotPart).
+constexpr absl::Duration kAbandonedAfter = absl::Hours(24);
+// Abandoned snapshots deleted per idle step: one, since deleting one may
+// take its 100,000 items with it (a write arriving meanwhile waits for the
+// step), and abandoned snapshots are rare.
+constexpr int kAbandonedSnapshotsPerStep = 1;
+
+// One step of the writer's idle work: the abandoned snapshots first (they
+// are rare, and finding none is one lookup in the index of open snapshots),
+// then the account-history merge.
+absl::StatusOr<bool> IdleStep(db::WriteContext& tx) {
+  ASSIGN_OR_RETURN(
+      const bool more_abandoned,
+      DeleteAbandonedSnapshotsStep(tx, absl::Now(), kAbandonedAfter, kAbandonedSnapshotsPerStep));
+  if (more_abandoned) return true;
+  return MergeAccountHistoryStep(tx, kMergeStepItems);
+}
 
 }  // namespace
 
@@ -75,10 +101,9 @@ absl::StatusOr<std::shared_ptr<db::ConnectionPool>> Database::OpenPool(
   pool_options.path = options_.path;
   pool_options.readers = options_.readers;
   // The account-history merge runs in the writer's idle time, a chunk per
-  // transaction (account_history.h), instead of inside WriteSnapshot.
-  pool_options.idle_work = [](db::WriteContext& tx) {
-    return MergeAccountHistoryStep(tx, kMergeStepItems);
-  };
+  // transaction (account_history.h), instead of inside WriteSnapshot; so
+  // does the deletion of abandoned open snapshots (abandoned_snapshots.h).
+  pool_options.idle_work = IdleStep;
   // And the WAL is copied into the database file then too, not inside the
   // commit of a big snapshot (connection_pool.h).
   pool_options.checkpoint_when_idle = true;

@@ -11,6 +11,7 @@
 #include "services/storage/repos/portfolio_repo.h"
 #include "services/storage/repos/prices_repo.h"
 #include "services/storage/repos/runs_repo.h"
+#include "services/storage/repos/snapshot_parts_repo.h"
 #include "services/storage/repos/snapshot_reads_repo.h"
 #include "services/storage/repos/snapshots_repo.h"
 #include "services/storage/repos/tasks_repo.h"
@@ -49,6 +50,7 @@ void StorageService::Register(grpc_util::AsyncServer& server) {
   COFFER_STORAGE_READ(ListAccounts);
 
   COFFER_GRPC_UNARY(server, async_api_, v1::Storage, WriteSnapshot, this);
+  COFFER_GRPC_UNARY(server, async_api_, v1::Storage, WriteSnapshotPart, this);
   COFFER_STORAGE_READ(ListSnapshots);
   COFFER_STORAGE_READ(GetSnapshot);
   COFFER_STORAGE_READ(GetLatestBalances);
@@ -111,30 +113,47 @@ void StorageService::HandleBackup(CallContext& context, const v1::BackupRequest&
       [shared_writer](absl::Status status) { shared_writer->Finish(std::move(status)); });
 }
 
-void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
-                                         const v1::WriteSnapshotRequest& request,
-                                         v1::WriteSnapshotResponse* reply, Done done) {
+template <typename Request, typename Reply, typename Prepare, typename WriteFn>
+void StorageService::PrepareThenWrite(const Request& request, Reply* reply, Done done,
+                                      Prepare prepare, WriteFn write) {
   std::shared_ptr<db::ConnectionPool> pool = PoolOrAnswer(done);
   if (pool == nullptr) return;
-  auto prepare = [&request, reply, pool = std::move(pool), done = std::move(done)]() mutable {
-    absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
+  auto run = [&request, reply, pool = std::move(pool), done = std::move(done), prepare,
+              write]() mutable {
+    auto prepared = prepare(request);
     if (!prepared.ok()) {
       done(prepared.status());
       return;
     }
-    // The prepared snapshot travels with the write; it refers to the
+    // The prepared request travels with the write; it refers to the
     // request, which lives as long as the call's Done.
-    pool->Write(
-        [prepared = *std::move(prepared), reply](db::WriteContext& tx) {
-          return WriteSnapshot(tx, prepared, reply, absl::Now());
-        },
-        std::move(done));
+    pool->Write([prepared = *std::move(prepared), reply,
+                 write](db::WriteContext& tx) { return write(tx, prepared, reply, absl::Now()); },
+                std::move(done));
   };
-  auto task = std::make_shared<decltype(prepare)>(std::move(prepare));
+  auto task = std::make_shared<decltype(run)>(std::move(run));
   if (!prepare_threads_.Submit([task]() mutable { (*task)(); })) {
     // Only while the service is being torn down.
     (*task)();
   }
+}
+
+void StorageService::HandleWriteSnapshot(CallContext& /*context*/,
+                                         const v1::WriteSnapshotRequest& request,
+                                         v1::WriteSnapshotResponse* reply, Done done) {
+  PrepareThenWrite(
+      request, reply, std::move(done), &PrepareSnapshot,
+      [](db::WriteContext& tx, const PreparedSnapshot& prepared, v1::WriteSnapshotResponse* reply,
+         absl::Time now) { return WriteSnapshot(tx, prepared, reply, now); });
+}
+
+void StorageService::HandleWriteSnapshotPart(CallContext& /*context*/,
+                                             const v1::WriteSnapshotPartRequest& request,
+                                             v1::WriteSnapshotPartResponse* reply, Done done) {
+  PrepareThenWrite(request, reply, std::move(done), &PrepareSnapshotPart,
+                   [](db::WriteContext& tx, const PreparedSnapshotPart& prepared,
+                      v1::WriteSnapshotPartResponse* reply,
+                      absl::Time now) { return WriteSnapshotPart(tx, prepared, reply, now); });
 }
 
 void StorageService::HandlePrune(CallContext& /*context*/, const v1::PruneRequest& request,

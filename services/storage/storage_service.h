@@ -52,6 +52,9 @@ class StorageService {
                    v1::PruneResponse* reply, grpc_util::Done done);
   void HandleWriteSnapshot(grpc_util::CallContext& context, const v1::WriteSnapshotRequest& request,
                            v1::WriteSnapshotResponse* reply, grpc_util::Done done);
+  void HandleWriteSnapshotPart(grpc_util::CallContext& context,
+                               const v1::WriteSnapshotPartRequest& request,
+                               v1::WriteSnapshotPartResponse* reply, grpc_util::Done done);
 
  private:
   template <typename Base, typename Request, typename Reply>
@@ -70,10 +73,18 @@ class StorageService {
   // database is not open or a rekey is swapping the pool.
   std::shared_ptr<db::ConnectionPool> PoolOrAnswer(grpc_util::Done& done);
 
+  // Serves a write in two halves: `prepare(request)`, the CPU-bound one
+  // answering absl::StatusOr<Prepared>, on prepare_threads_, then
+  // `write(tx, prepared, reply, now)` as one pool Write. Defined in the .cc,
+  // the only place it is used.
+  template <typename Request, typename Reply, typename Prepare, typename WriteFn>
+  void PrepareThenWrite(const Request& request, Reply* reply, grpc_util::Done done, Prepare prepare,
+                        WriteFn write);
+
   AsyncApi async_api_;
-  // CPU-bound halves of writes (PrepareSnapshot), off both the pollers and
-  // the single writer thread. Joined when the service is destroyed, after
-  // the server has shut down.
+  // CPU-bound halves of writes (PrepareSnapshot, PrepareSnapshotPart), off
+  // both the pollers and the single writer thread. Joined when the service
+  // is destroyed, after the server has shut down.
   exec::ThreadPool prepare_threads_{"storage-prep", 2};
   std::atomic<Database*> database_{nullptr};
   std::atomic<Maintenance*> maintenance_{nullptr};

@@ -375,5 +375,60 @@ TEST_F(StorageApiTest, SnapshotsPricesBalancesPortfolioAndRetention) {
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("retention"));
 }
 
+TEST_F(StorageApiTest, SnapshotInPartsIsHiddenUntilItsCommit) {
+  AddAccounts(4);
+  const v1::WriteSnapshotRequest whole = Snapshot("parts-1", 1700000000, 4, "7");
+  // Accounts 1-2 and 3 as parts 0 and 1; account 4 comes with the commit.
+  const auto part = [&whole](uint32_t number, int first, int count) {
+    v1::WriteSnapshotPartRequest request;
+    request.set_idempotency_key(whole.idempotency_key());
+    request.set_part(number);
+    *request.mutable_taken_at() = whole.taken_at();
+    for (int i = first; i < first + count; ++i) *request.add_items() = whole.items(i);
+    return request;
+  };
+  for (const auto& request : {part(1, 2, 1), part(0, 0, 2)}) {  // any order
+    auto written = Call(&Storage::Stub::PrepareAsyncWriteSnapshotPart, request);
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_EQ(written->items(), static_cast<uint32_t>(request.items_size()));
+    EXPECT_FALSE(written->already_written());
+  }
+  auto retried = Call(&Storage::Stub::PrepareAsyncWriteSnapshotPart, part(0, 0, 2));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_TRUE(retried->already_written());
+
+  // Nothing of it is visible before the commit.
+  auto listed = Call(&Storage::Stub::PrepareAsyncListSnapshots, v1::ListSnapshotsRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->snapshots_size(), 0);
+  auto latest = Call(&Storage::Stub::PrepareAsyncGetLatestBalances, v1::GetLatestBalancesRequest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->balances_size(), 0);
+
+  v1::WriteSnapshotRequest commit = whole;
+  commit.mutable_items()->DeleteSubrange(0, 3);
+  commit.set_parts(3);  // part 2 was never written
+  auto refused = Call(&Storage::Stub::PrepareAsyncWriteSnapshot, commit);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("part 2"));
+  commit.set_parts(2);
+  auto committed = Call(&Storage::Stub::PrepareAsyncWriteSnapshot, commit);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->snapshot().items(), 4u);
+
+  v1::GetSnapshotRequest get;
+  get.set_snapshot_id(committed->snapshot().snapshot_id());
+  auto items = Call(&Storage::Stub::PrepareAsyncGetSnapshot, get);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->items_size(), 4);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(items->items(i).account_id(), Account(i + 1));
+  latest = Call(&Storage::Stub::PrepareAsyncGetLatestBalances, v1::GetLatestBalancesRequest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->balances_size(), 4);
+  auto again = Call(&Storage::Stub::PrepareAsyncWriteSnapshot, commit);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_written());
+}
+
 }  // namespace
 }  // namespace coffer::testing

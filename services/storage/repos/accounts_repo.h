@@ -37,7 +37,8 @@ inline constexpr size_t kMaxNamedInvalidItems = 20;
 [[nodiscard]] absl::Status AddAccounts(db::WriteContext& tx, const v1::AddAccountsRequest& request,
                                        v1::AddAccountsResponse* response, absl::Time now);
 
-// Unregisters accounts (with delete_history, also their snapshot items and
+// Unregisters accounts (with delete_history, also their snapshot items, those
+// already handed over in parts of a snapshot not yet committed included, and
 // latest balances); one result per id, in request order. An id not
 // registered is removed = false; an invalid one carries its error.
 [[nodiscard]] absl::Status RemoveAccounts(db::WriteContext& tx,

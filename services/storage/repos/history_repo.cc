@@ -166,7 +166,11 @@ std::string HistoryColumns(absl::string_view key) {
 // of the equality), sorted. An
 // asset filter is checked on the key in passing (schema.cc, version 2).
 // With asset_id alone, rows are in taken_at order and only the rows of one
-// taken_at get sorted.
+// taken_at get sorted; the items of open snapshots (written in parts, not
+// committed) are left out by a list of their ids built once per query from
+// the partial index snapshots_open, so the items index keeps serving the
+// range and the order. account_history and its pending list only ever hold
+// committed snapshots.
 std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
   const absl::string_view dir = filters.newest_first ? " DESC" : "";
   const std::string order = absl::StrCat(" ORDER BY taken_at", dir, ", snapshot_id", dir,
@@ -175,7 +179,9 @@ std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
     std::string sql =
         absl::StrCat(HistoryColumns("i."),
                      "FROM snapshot_items i INDEXED BY snapshot_items_by_asset_time WHERE "
-                     "i.asset_id = ?2 AND i.taken_at >= ?3 AND i.taken_at < ?4");
+                     "i.asset_id = ?2 AND i.taken_at >= ?3 AND i.taken_at < ?4 AND "
+                     "i.snapshot_id NOT IN (SELECT snapshot_id FROM snapshots WHERE "
+                     "open_since IS NOT NULL)");
     if (has_cursor) absl::StrAppend(&sql, AfterCursor(filters, "i."));
     return absl::StrCat(sql, order);
   }

@@ -29,7 +29,8 @@ inline constexpr int32_t kMaxHistoryPageSize = 10000;
 // One page of snapshot items of account_id and/or asset_id (normalized) with
 // start_time <= taken_at < end_time, ordered by (taken_at, snapshot_id,
 // account_id, asset_id), newest first when asked. A failed item is a point
-// with its error and no amount, never zero.
+// with its error and no amount, never zero. Items of open snapshots (written
+// in parts, not committed yet) are no history.
 //
 // * sum_accounts (asset_id without account_id): one point per snapshot with
 //   the exact sum of the accounts whose item succeeded (at the largest

@@ -16,10 +16,17 @@
 namespace coffer::storage {
 namespace {
 
+// Open snapshots (written in parts, not committed yet) are never pruned nor
+// counted: ids listed once per statement from the partial index
+// snapshots_open, so the taken_at index still covers the snapshots read.
+#define COFFER_COMMITTED_SNAPSHOT \
+  "snapshot_id NOT IN (SELECT snapshot_id FROM snapshots WHERE open_since IS NOT NULL)"
 // The snapshots past the limits, as an ordering bound: every (taken_at,
-// snapshot_id) before (?1, ?2). Written as a range on taken_at so the
-// snapshots_by_taken_at index serves it; SQLite 3.15 has no row values.
-#define COFFER_PRUNED_SNAPSHOT "taken_at <= ?1 AND (taken_at < ?1 OR snapshot_id < ?2)"
+// snapshot_id) before (?1, ?2), open ones aside. Written as a range on
+// taken_at so the snapshots_by_taken_at index serves it; SQLite 3.15 has no
+// row values.
+#define COFFER_PRUNED_SNAPSHOT \
+  "taken_at <= ?1 AND (taken_at < ?1 OR snapshot_id < ?2) AND " COFFER_COMMITTED_SNAPSHOT
 #define COFFER_PRUNED_SNAPSHOT_IDS \
   "(SELECT snapshot_id FROM snapshots WHERE " COFFER_PRUNED_SNAPSHOT ")"
 // The snapshot_items row at hand is a latest reading or a last known value.
@@ -75,10 +82,16 @@ constexpr char kNextPrunedPrices[] =
     "SELECT asset_id, quote_currency, price_time FROM prices WHERE asset_id >= ?2 AND "
     "(asset_id > ?2 OR quote_currency > ?3 OR (quote_currency = ?3 AND price_time > ?4)) "
     "AND " COFFER_PRUNED_PRICE " ORDER BY asset_id, quote_currency, price_time LIMIT ?5";
+// The keep_last-th newest committed snapshot is row ?1 (0-based) of the
+// taken_at index, newest first.
+constexpr char kKeepLastBound[] =
+    "SELECT taken_at, snapshot_id FROM snapshots WHERE " COFFER_COMMITTED_SNAPSHOT
+    " ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1 OFFSET ?1";
 constexpr char kDeletePrice[] =
     "DELETE FROM prices WHERE asset_id = ?1 AND quote_currency = ?2 AND price_time = ?3";
 
 #undef COFFER_PRUNED_SNAPSHOT
+#undef COFFER_COMMITTED_SNAPSHOT
 #undef COFFER_PRUNED_SNAPSHOT_IDS
 #undef COFFER_ITEM_REFERENCED
 #undef COFFER_PRUNED_PRICE
@@ -125,12 +138,10 @@ int64_t Before(int64_t now_nanos, int64_t age_nanos) {
   return cutoff;
 }
 
-// The (taken_at, snapshot_id) of the keep_last-th newest snapshot, or nullopt
-// when there are no more than keep_last.
+// The (taken_at, snapshot_id) of the keep_last-th newest committed snapshot,
+// or nullopt when there are no more than keep_last.
 absl::StatusOr<std::optional<SnapshotKey>> KeepLastBound(db::WriteContext& tx, uint32_t keep_last) {
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT taken_at, snapshot_id FROM snapshots "
-                              "ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1 OFFSET ?1"));
+  ASSIGN_OR_RETURN(db::CachedStatement select, tx.Prepare(kKeepLastBound));
   RETURN_IF_ERROR(select->Bind(1, static_cast<int64_t>(keep_last) - 1));
   ASSIGN_OR_RETURN(bool row, select->Step());
   if (!row) return std::nullopt;

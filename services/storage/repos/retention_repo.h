@@ -88,7 +88,10 @@ struct PruneProgress {
 //   (last_item_id, value_item_id), which are kept and counted in items_kept
 //   once, by the chunk that finishes their snapshot; the snapshot row, with
 //   its blocks, is deleted only when none of its items remain. Snapshots are
-//   taken oldest first, each one's items before the snapshot itself.
+//   taken oldest first, each one's items before the snapshot itself. Open
+//   snapshots (written in parts, not committed yet) are no snapshots here:
+//   never pruned, counted or among the keep_last newest (the writer's idle
+//   work deletes abandoned ones, abandoned_snapshots.h).
 // * Then prices: a price is past the limit when older than price_max_age
 //   (price_time < now - max_age, the first chunk's `now`) and not the latest
 //   of its (asset_id, quote_currency); taken in key order.

@@ -128,9 +128,12 @@ absl::StatusOr<int64_t> ParseSnapshotId(absl::string_view text, absl::string_vie
 }
 
 absl::Status LoadSnapshot(db::Connection& connection, int64_t row_id, v1::Snapshot* snapshot) {
+  // An open snapshot (its parts written, WriteSnapshot not yet) is no
+  // snapshot to any reader.
   ASSIGN_OR_RETURN(db::CachedStatement select,
                    connection.Prepare(absl::StrCat("SELECT ", kSnapshotColumns,
-                                                   " FROM snapshots WHERE snapshot_id = ?1")));
+                                                   " FROM snapshots WHERE snapshot_id = ?1 "
+                                                   "AND open_since IS NULL")));
   RETURN_IF_ERROR(select->Bind(1, row_id));
   ASSIGN_OR_RETURN(bool row, select->Step());
   if (!row) {
@@ -165,12 +168,14 @@ absl::Status ListSnapshots(db::ReadContext& tx, const v1::ListSnapshotsRequest& 
 
   response->Clear();
   // Walks snapshots_by_taken_at backwards from the cursor; no row values in
-  // SQLite 3.15, so (taken_at, snapshot_id) < cursor is spelled out.
+  // SQLite 3.15, so (taken_at, snapshot_id) < cursor is spelled out. Open
+  // snapshots are skipped on the row each listed snapshot reads anyway.
   ASSIGN_OR_RETURN(
       db::CachedStatement select,
       tx.Prepare(absl::StrCat("SELECT ", kSnapshotColumns,
                               " FROM snapshots WHERE taken_at >= ?1 AND taken_at < ?2 "
                               "AND taken_at <= ?3 AND (taken_at < ?3 OR snapshot_id < ?4) "
+                              "AND open_since IS NULL "
                               "ORDER BY taken_at DESC, snapshot_id DESC LIMIT ?5")));
   RETURN_IF_ERROR(select->Bind(1, range.start));
   RETURN_IF_ERROR(select->Bind(2, range.end));

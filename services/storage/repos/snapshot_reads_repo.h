@@ -44,15 +44,16 @@ std::string SnapshotIdText(int64_t row_id);
                                                       absl::string_view field);
 
 // Fills `snapshot` from the snapshots row `row_id` and its blocks (ordered by
-// chain_id). NOT_FOUND naming the id when there is no such row. Takes the
-// connection so both a write (WriteSnapshot's answer) and a read can use it.
+// chain_id). NOT_FOUND naming the id when there is no such row or it is
+// open (written in parts, not committed yet). Takes the connection so both a
+// write (WriteSnapshot's answer, once committed) and a read can use it.
 [[nodiscard]] absl::Status LoadSnapshot(db::Connection& connection, int64_t row_id,
                                         v1::Snapshot* snapshot);
 
 // One page of snapshot summaries whose taken_at lies in [start_time,
 // end_time) (an unset bound is open), newest taken_at first (then newest
-// id). INVALID_ARGUMENT for an out-of-range time, a negative page size or a
-// page token not given for the same range.
+// id), open snapshots left out. INVALID_ARGUMENT for an out-of-range time,
+// a negative page size or a page token not given for the same range.
 [[nodiscard]] absl::Status ListSnapshots(db::ReadContext& tx,
                                          const v1::ListSnapshotsRequest& request,
                                          v1::ListSnapshotsResponse* response);
@@ -62,7 +63,7 @@ std::string SnapshotIdText(int64_t row_id);
 // amount or error, block, source, fetched_at, unconfirmed sums.
 // INVALID_ARGUMENT for a missing or malformed snapshot_id, a negative page
 // size or a page token not given for the same snapshot and failed_only;
-// NOT_FOUND for an unknown snapshot.
+// NOT_FOUND for an unknown snapshot or an open one.
 [[nodiscard]] absl::Status GetSnapshot(db::ReadContext& tx, const v1::GetSnapshotRequest& request,
                                        v1::GetSnapshotResponse* response);
 

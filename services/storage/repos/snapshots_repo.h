@@ -27,11 +27,11 @@
 
 #include "coffer/v1/storage.pb.h"
 #include "services/storage/db/connection_pool.h"
+#include "services/storage/repos/snapshot_items_writer.h"
+#include "services/storage/repos/snapshot_parts_repo.h"
 
 namespace coffer::storage {
 
-// Most items one WriteSnapshot takes.
-inline constexpr size_t kMaxSnapshotItems = 100000;
 // Most account or asset ids one GetLatestBalances filters on.
 inline constexpr size_t kMaxLatestBalanceIds = 1000;
 // GetLatestBalances pages: default and most balances per page.
@@ -46,7 +46,8 @@ inline constexpr int32_t kMaxLatestBalancesPageSize = 1000;
 //   CAIP-2 chain, at most one per chain), items (valid CAIP-10 account and
 //   CAIP-19 asset of the account's chain, each pair at most once, exactly
 //   one of amount (a uint256 in decimal, decimals 0 to 255) or error (code
-//   1 to 16)). RESOURCE_EXHAUSTED past kMaxSnapshotItems.
+//   1 to 16)), parts (at most kMaxSnapshotParts). RESOURCE_EXHAUSTED past
+//   kMaxSnapshotItems.
 // * Idempotency: the content hash is SHA-256 over the deterministic
 //   serialization of the request without its key and fence. The same key
 //   with the same hash answers the stored snapshot with already_written =
@@ -61,6 +62,20 @@ inline constexpr int32_t kMaxLatestBalancesPageSize = 1000;
 // * latest_balances is kept per (account, asset): the latest reading by
 //   taken_at (value or error) and the latest successful value, which a
 //   failed reading never replaces.
+// * Parts (parts = N > 0; snapshot_parts_repo.h): commits the open snapshot
+//   of the key, whose parts must be exactly 0 to N - 1 (FAILED_PRECONDITION
+//   naming the first missing one, or one beyond, which would be dropped; no
+//   snapshot under the key: "part 0 was never written"). taken_at is
+//   required and must be the parts' (INVALID_ARGUMENT); an (account, asset)
+//   of a part again here is INVALID_ARGUMENT; RESOURCE_EXHAUSTED past
+//   kMaxSnapshotItems given across the parts and the request. Only now do
+//   latest_balances and the account history take the snapshot's items, all
+//   read back from snapshot_items; items and failed_items count what is
+//   stored, skipped_items adds up the parts' and the request's. The
+//   snapshot's content hash is SHA-256 over the request's hash, then each
+//   part's in part order: a retry of the commit recomputes it from the
+//   stored parts. parts = 0 under a key whose parts are written and not
+//   committed is FAILED_PRECONDITION (they would be dropped).
 [[nodiscard]] absl::Status WriteSnapshot(db::WriteContext& tx,
                                          const v1::WriteSnapshotRequest& request,
                                          v1::WriteSnapshotResponse* response, absl::Time now);
@@ -78,25 +93,14 @@ inline constexpr int32_t kMaxLatestBalancesPageSize = 1000;
 // kMaxSnapshotItems of them, ~30 MB), so that the next snapshot of the same
 // accounts does not check their EIP-55 checksums again.
 struct PreparedSnapshot {
-  // One item to store, validated, its ids normalized.
-  struct Item {
-    const v1::BalanceItem* item = nullptr;
-    // Indexes into account_ids and asset_ids.
-    uint32_t account = 0;
-    uint32_t asset = 0;
-    std::optional<int64_t> fetched_at;
-    std::optional<int64_t> retry_after;
-  };
   const v1::WriteSnapshotRequest* request = nullptr;
   // Unset: storage's clock at the write.
   std::optional<int64_t> taken_at;
   // Normalized CAIP-2 chain and the request's block.
   std::vector<std::pair<std::string, const v1::BlockRef*>> blocks;
-  // The items' normalized ids, each once: a snapshot names each account
-  // once per asset and each asset once per account.
-  std::vector<std::string> account_ids;
-  std::vector<std::string> asset_ids;
-  std::vector<Item> items;
+  PreparedItems items;
+  // Of the request alone: with parts, the snapshot's is this and its parts'
+  // (WriteSnapshot).
   std::string content_hash;
 };
 

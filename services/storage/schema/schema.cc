@@ -362,6 +362,32 @@ constexpr char kV5[] = R"sql(
 ALTER TABLE account_history_pending ADD COLUMN merged_below TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 6: snapshots written in parts (Storage.WriteSnapshotPart). A
+// refresh hands its items over while it still reads the rest, so the write
+// of 10,000 items no longer waits for the last batch (tools/bench/refresh).
+// The parts' items go straight into snapshot_items under a snapshot row that
+// is open (open_since: when its first part came; NULL for every committed
+// snapshot, as for all before this version) until WriteSnapshot commits
+// them: every reader of snapshots and snapshot_items skips open ones, and
+// latest_balances and the account history take a snapshot's items only at
+// its commit. snapshot_parts records each part's content hash (a retried
+// part is recognized; a committed snapshot's content hash covers its parts)
+// and counts; its rows stay with their snapshot. Open snapshots never
+// committed are deleted in the writer's idle time once abandoned.
+constexpr char kV6[] = R"sql(
+ALTER TABLE snapshots ADD COLUMN open_since INTEGER;
+CREATE INDEX snapshots_open ON snapshots (open_since) WHERE open_since IS NOT NULL;
+CREATE TABLE snapshot_parts (
+  snapshot_id   INTEGER NOT NULL REFERENCES snapshots (snapshot_id) ON DELETE CASCADE,
+  part          INTEGER NOT NULL CHECK (part >= 0),
+  content_hash  BLOB NOT NULL,
+  items         INTEGER NOT NULL CHECK (items >= 0),
+  failed_items  INTEGER NOT NULL CHECK (failed_items >= 0),
+  skipped_items INTEGER NOT NULL CHECK (skipped_items >= 0),
+  PRIMARY KEY (snapshot_id, part)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 absl::Span<const db::Migration> Migrations() {
@@ -371,6 +397,7 @@ absl::Span<const db::Migration> Migrations() {
       {3, "latest balances without item references", kV3},
       {4, "account history written in batches", kV4},
       {5, "account history merged in chunks", kV5},
+      {6, "snapshots written in parts", kV6},
   };
   return *kMigrations;
 }

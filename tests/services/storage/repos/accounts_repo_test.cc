@@ -371,16 +371,18 @@ TEST_F(AccountsRepoTest, PagesThroughThreePages) {
   EXPECT_EQ(seen, ids);
 }
 
-TEST_F(AccountsRepoTest, PageSizeDefaultsTo100AndIsCappedAt1000) {
+TEST_F(AccountsRepoTest, PageSizeDefaultsTo100AndIsCappedAt10000) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 1001; ++i) ids.push_back(EvmId(i));
-  AddIds(ids);
+  for (int i = 0; i < 10001; ++i) ids.push_back(EvmId(i));
+  for (size_t first = 0; first < ids.size(); first += 1000) {  // AddAccounts' limit
+    AddIds({ids.begin() + first, ids.begin() + std::min(first + 1000, ids.size())});
+  }
   v1::ListAccountsRequest request;
   EXPECT_EQ(ListIds(request).size(), 100u);
-  request.mutable_page()->set_page_size(5000);
+  request.mutable_page()->set_page_size(20000);
   v1::ListAccountsResponse response;
   ASSERT_TRUE(List(request, &response).ok());
-  EXPECT_EQ(response.accounts_size(), 1000);
+  EXPECT_EQ(response.accounts_size(), 10000);
   EXPECT_FALSE(response.page().next_page_token().empty());
 }
 

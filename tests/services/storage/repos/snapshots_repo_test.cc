@@ -277,7 +277,7 @@ TEST_F(SnapshotsRepoTest, AnAccountParsedBeforeParsesTheSameAgain) {
     AddAmount(&good, Lower(ChecksummedIds()[1]), kEth, "1");
     absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(good);
     ASSERT_TRUE(prepared.ok()) << prepared.status();
-    EXPECT_EQ(prepared->account_ids,
+    EXPECT_EQ(prepared->items.account_ids,
               (std::vector<std::string>{ChecksummedIds()[0], ChecksummedIds()[1]}));
 
     v1::WriteSnapshotRequest bad = Request(absl::StrCat("bad-", round), 1699999000);
@@ -315,7 +315,7 @@ TEST_F(SnapshotsRepoTest, SnapshotsArePreparedOnManyThreadsAtOnce) {
           AddAmount(&request, thread % 2 == 0 ? spellings[i] : expected[i], kEth, "1");
         }
         absl::StatusOr<PreparedSnapshot> prepared = PrepareSnapshot(request);
-        same = same && prepared.ok() && prepared->account_ids == expected;
+        same = same && prepared.ok() && prepared->items.account_ids == expected;
       }
       return same;
     }));

@@ -235,7 +235,10 @@ constexpr char kVersion1Rows[] =
 std::string Version1Contents(db::Connection& connection) {
   return absl::StrCat(
       Rows(connection, "SELECT * FROM accounts"), Rows(connection, "SELECT * FROM account_tags"),
-      Rows(connection, "SELECT * FROM snapshots ORDER BY snapshot_id"),
+      // Version 1's columns: later versions add some (open_since).
+      Rows(connection,
+           "SELECT snapshot_id, idempotency_key, content_hash, taken_at, written_at, run_id, "
+           "items, failed_items, skipped_items FROM snapshots ORDER BY snapshot_id"),
       Rows(connection, "SELECT * FROM snapshot_items ORDER BY item_id"),
       Rows(connection, "SELECT * FROM latest_balances ORDER BY account_id, asset_id"),
       Rows(connection, "SELECT * FROM prices"));
@@ -292,6 +295,9 @@ TEST_F(SchemaTest, UpgradesEveryOlderVersionKeepingItsRows) {
       EXPECT_EQ(Rows(**upgraded, "SELECT count(*) FROM account_history"), "4\n");
     }
     EXPECT_EQ(Rows(**upgraded, "SELECT count(*) FROM account_history_pending"), "0\n");
+    // Every snapshot written before version 6 is committed.
+    EXPECT_EQ(Rows(**upgraded, "SELECT count(*) FROM snapshots WHERE open_since IS NOT NULL"),
+              "0\n");
     // Upgrading took a backup of the old version first.
     EXPECT_EQ(access(db::PreMigrationBackupPath(path, static_cast<int>(from)).c_str(), F_OK), 0);
   }
