@@ -52,7 +52,9 @@ class SchedulerRefreshRunTest : public IntegrationTestBase {
     ServiceProcess& fetcher = StartService(Service::kFetcher, {absl::StrCat("--config=", config)});
     fetcher_client_ = Client<Fetcher>(fetcher);
     fetcher_admin_ = Client<v1::Admin>(fetcher);
-    storage_client_ = Client<Storage>(StartService(Service::kStorage));
+    ServiceProcess& storage = StartService(Service::kStorage);
+    storage_client_ = Client<Storage>(storage);
+    storage_admin_ = Client<v1::Admin>(storage);
 
     v1::AcquireLeaseRequest lease;
     lease.set_lease_name("scheduler");
@@ -68,7 +70,8 @@ class SchedulerRefreshRunTest : public IntegrationTestBase {
   }
 
   RunOutcome Refresh(const std::string& run_id, bool forced = false, const std::string& tag = "",
-                     uint32_t batch_size = 7) {
+                     uint32_t batch_size = 7,
+                     size_t part_items = scheduler::kDefaultSnapshotPartItems) {
     scheduler::GrpcRunStorage storage(storage_client_.get(), absl::Seconds(30));
     scheduler::GrpcRunFetcher fetcher(fetcher_client_.get(), absl::Seconds(60));
     std::promise<RunOutcome> finished;
@@ -80,6 +83,7 @@ class SchedulerRefreshRunTest : public IntegrationTestBase {
     if (!tag.empty()) options.params.add_tags(tag);
     options.params.set_max_batches_in_flight(3);
     options.taken_at = absl::Now();
+    options.snapshot_part_items = part_items;
     RefreshBalancesRun::Start(
         &storage, &fetcher, options, nullptr,
         [&finished](RunOutcome outcome) { finished.set_value(std::move(outcome)); });
@@ -113,12 +117,30 @@ class SchedulerRefreshRunTest : public IntegrationTestBase {
     return total;
   }
 
+  // Calls storage served of one of its methods (grpc_server_calls_total).
+  double StorageCalls(const std::string& method) {
+    absl::StatusOr<v1::GetMetricsResponse> reply = storage_admin_->CallBlocking(
+        &v1::Admin::Stub::PrepareAsyncGetMetrics, v1::GetMetricsRequest());
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!reply.ok()) return -1;
+    for (const v1::Metric& metric : reply->metrics()) {
+      const auto label = metric.labels().find("method");
+      if (absl::EndsWith(metric.name(), "grpc_server_calls_total") &&
+          label != metric.labels().end() &&
+          label->second == absl::StrCat("/coffer.v1.Storage/", method)) {
+        return metric.value();
+      }
+    }
+    return 0;
+  }
+
   std::unique_ptr<AnvilNode> node_;
   std::string token_;
   std::string token_asset_;
   std::unique_ptr<grpc_util::AsyncClient<Fetcher>> fetcher_client_;
   std::unique_ptr<grpc_util::AsyncClient<v1::Admin>> fetcher_admin_;
   std::unique_ptr<grpc_util::AsyncClient<Storage>> storage_client_;
+  std::unique_ptr<grpc_util::AsyncClient<v1::Admin>> storage_admin_;
   v1::Fence fence_;
 };
 
@@ -163,6 +185,46 @@ TEST_F(SchedulerRefreshRunTest, WritesEveryAccountsBalancesAtOneBlockAndSeesChan
   EXPECT_EQ(second.state, v1::RUN_STATE_SUCCEEDED) << second.error.message();
   EXPECT_NE(second.snapshot_id, first.snapshot_id);
   EXPECT_EQ(Latest(absl::StrCat(kChain, ":", Address(5)), kEther), "1006");
+}
+
+// The snapshot handed over in parts while batches still answer (parts of 10
+// items: each batch of 7 accounts' 14 readings is one) is the same snapshot,
+// committed whole through the real storage.
+TEST_F(SchedulerRefreshRunTest, WritesTheSnapshotInPartsWhileFetching) {
+  constexpr int kAccounts = 20;
+  v1::AddAccountsRequest add;
+  for (int i = 0; i < kAccounts; ++i) {
+    add.add_accounts()->set_account_id(absl::StrCat(kChain, ":", Address(i)));
+    ASSERT_TRUE(node_->SendEther(node_->account(0), Address(i), absl::StrCat(2000 + i)).ok());
+  }
+  ASSERT_TRUE(storage_client_->CallBlocking(&Storage::Stub::PrepareAsyncAddAccounts, add).ok());
+
+  const RunOutcome outcome = Refresh("run-parts", /*forced=*/false, "", 7, /*part_items=*/10);
+  // Storage served parts (at least the first batches' while later ones were
+  // out), not only the commit.
+  EXPECT_GE(StorageCalls("WriteSnapshotPart"), 1);
+  EXPECT_EQ(StorageCalls("WriteSnapshot"), 1);
+  EXPECT_EQ(outcome.state, v1::RUN_STATE_SUCCEEDED) << outcome.error.message();
+  EXPECT_EQ(outcome.counts.items_succeeded(), 2u * kAccounts);
+  ASSERT_FALSE(outcome.snapshot_id.empty());
+
+  v1::GetSnapshotRequest get;
+  get.set_snapshot_id(outcome.snapshot_id);
+  get.mutable_page()->set_page_size(1000);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
+      storage_client_->CallBlocking(&Storage::Stub::PrepareAsyncGetSnapshot, get);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->snapshot().items(), 2u * kAccounts);
+  EXPECT_EQ(snapshot->items_size(), 2 * kAccounts);
+  EXPECT_EQ(snapshot->snapshot().run_id(), "run-parts");
+  for (int i = 0; i < kAccounts; ++i) {
+    EXPECT_EQ(Latest(absl::StrCat(kChain, ":", Address(i)), kEther), absl::StrCat(2000 + i));
+  }
+  // One snapshot: the parts were committed into it, none left open.
+  absl::StatusOr<v1::ListSnapshotsResponse> listed = storage_client_->CallBlocking(
+      &Storage::Stub::PrepareAsyncListSnapshots, v1::ListSnapshotsRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->snapshots_size(), 1);
 }
 
 // Issue 6: a refresh of a few hundred accounts on one chain must cost about

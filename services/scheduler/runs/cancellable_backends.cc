@@ -152,6 +152,11 @@ void CancellableBackends::WriteSnapshot(const v1::WriteSnapshotRequest& request,
   inner_.storage->WriteSnapshot(request, std::move(done));
 }
 
+void CancellableBackends::WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                                            Answer<v1::WriteSnapshotPartResponse> done) {
+  inner_.storage->WriteSnapshotPart(request, std::move(done));
+}
+
 void CancellableBackends::WritePrices(const v1::WritePricesRequest& request,
                                       Answer<v1::WritePricesResponse> done) {
   inner_.storage->WritePrices(request, std::move(done));

@@ -6,9 +6,9 @@
 // abandoned fetcher calls are cancelled on the wire too (the fetcher then
 // drops their queued upstream work); storage reads run to their end, their
 // answers dropped.
-// Writes (WriteSnapshot, WritePrices, Prune) and the backup stream are never
-// cut short: whether storage committed is only known from its answer, and a
-// run must report what it wrote.
+// Writes (WriteSnapshot, WriteSnapshotPart, WritePrices, Prune) and the
+// backup stream are never cut short: whether storage committed is only known
+// from its answer, and a run must report what it wrote.
 //
 //   auto scope = CancellableBackends::Create(backends);
 //   StartTaskRun(scope->backends(), task, context, progress,
@@ -53,6 +53,8 @@ class CancellableBackends final : public RunStorage,
                     Answer<v1::ListAccountsResponse> done) override;
   void WriteSnapshot(const v1::WriteSnapshotRequest& request,
                      Answer<v1::WriteSnapshotResponse> done) override;
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                         Answer<v1::WriteSnapshotPartResponse> done) override;
   void GetPortfolio(const v1::GetPortfolioRequest& request,
                     Answer<v1::GetPortfolioResponse> done) override;
   void WritePrices(const v1::WritePricesRequest& request,

@@ -16,6 +16,12 @@ void GrpcRunStorage::WriteSnapshot(const v1::WriteSnapshotRequest& request,
                 {.timeout = timeout_});
 }
 
+void GrpcRunStorage::WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                                       Answer<v1::WriteSnapshotPartResponse> done) {
+  client_->Call(&v1::Storage::Stub::PrepareAsyncWriteSnapshotPart, request, std::move(done),
+                {.timeout = timeout_});
+}
+
 void GrpcRunStorage::GetPortfolio(const v1::GetPortfolioRequest& request,
                                   Answer<v1::GetPortfolioResponse> done) {
   client_->Call(&v1::Storage::Stub::PrepareAsyncGetPortfolio, request, std::move(done),

@@ -27,6 +27,8 @@ class GrpcRunStorage : public RunStorage {
                     Answer<v1::ListAccountsResponse> done) override;
   void WriteSnapshot(const v1::WriteSnapshotRequest& request,
                      Answer<v1::WriteSnapshotResponse> done) override;
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                         Answer<v1::WriteSnapshotPartResponse> done) override;
   void GetPortfolio(const v1::GetPortfolioRequest& request,
                     Answer<v1::GetPortfolioResponse> done) override;
   void WritePrices(const v1::WritePricesRequest& request,

@@ -35,6 +35,9 @@ class RunStorage {
                             Answer<v1::ListAccountsResponse> done) = 0;
   virtual void WriteSnapshot(const v1::WriteSnapshotRequest& request,
                              Answer<v1::WriteSnapshotResponse> done) = 0;
+  // Part of a snapshot that a later WriteSnapshot commits (storage.proto).
+  virtual void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                                 Answer<v1::WriteSnapshotPartResponse> done) = 0;
   virtual void GetPortfolio(const v1::GetPortfolioRequest& request,
                             Answer<v1::GetPortfolioResponse> done) = 0;
   virtual void WritePrices(const v1::WritePricesRequest& request,

@@ -31,6 +31,12 @@ void FakeRunStorage::WriteSnapshot(const v1::WriteSnapshotRequest&,
   std::move(done)(absl::UnimplementedError("WriteSnapshot"));
 }
 
+void FakeRunStorage::WriteSnapshotPart(const v1::WriteSnapshotPartRequest&,
+                                       Answer<v1::WriteSnapshotPartResponse> done) {
+  ADD_FAILURE() << "unexpected Storage.WriteSnapshotPart";
+  std::move(done)(absl::UnimplementedError("WriteSnapshotPart"));
+}
+
 void FakeRunStorage::GetPortfolio(const v1::GetPortfolioRequest&,
                                   Answer<v1::GetPortfolioResponse> done) {
   ADD_FAILURE() << "unexpected Storage.GetPortfolio";

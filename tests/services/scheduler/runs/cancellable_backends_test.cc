@@ -30,7 +30,12 @@ class HeldStorage : public UnexpectedRunStorage {
                      Answer<v1::WriteSnapshotResponse> done) override {
     writes.push_back(std::move(done));
   }
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& /*request*/,
+                         Answer<v1::WriteSnapshotPartResponse> done) override {
+    part_writes.push_back(std::move(done));
+  }
   std::vector<Answer<v1::WriteSnapshotResponse>> writes;
+  std::vector<Answer<v1::WriteSnapshotPartResponse>> part_writes;
 };
 
 template <typename Reply>
@@ -120,6 +125,31 @@ TEST(CancellableBackendsTest, WritesWaitForStoragesAnswer) {
   ASSERT_TRUE(write.has_value());
   ASSERT_TRUE(write->ok());
   EXPECT_EQ((*write)->snapshot().snapshot_id(), "s1");
+}
+
+// A part is a write too: a cancelled run waits for it like for the commit
+// (parts written stay open in storage, which deletes them after a day).
+TEST(CancellableBackendsTest, SnapshotPartsWaitForStoragesAnswer) {
+  HeldFetcher fetcher;
+  HeldStorage storage;
+  auto scope = CancellableBackends::Create({.storage = &storage, .fetcher = &fetcher});
+  std::optional<absl::StatusOr<v1::WriteSnapshotPartResponse>> before, after;
+  scope->backends().storage->WriteSnapshotPart({}, Into(before));
+  scope->CancelReads(absl::CancelledError("cancelled"));
+  EXPECT_FALSE(before.has_value());
+  // Asked after the cancel, it still reaches storage.
+  scope->backends().storage->WriteSnapshotPart({}, Into(after));
+  ASSERT_EQ(storage.part_writes.size(), 2u);
+  EXPECT_FALSE(after.has_value());
+  v1::WriteSnapshotPartResponse written;
+  written.set_items(3);
+  std::move(storage.part_writes[0])(written);
+  std::move(storage.part_writes[1])(absl::UnavailableError("storage went away"));
+  ASSERT_TRUE(before.has_value());
+  ASSERT_TRUE(before->ok());
+  EXPECT_EQ((*before)->items(), 3u);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

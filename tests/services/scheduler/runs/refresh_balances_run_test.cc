@@ -1,5 +1,6 @@
 #include "services/scheduler/runs/refresh_balances_run.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -38,8 +39,43 @@ uint64_t StageCount(const std::string& stage) {
   return 0;
 }
 
+// How often each (account, asset) was written, in parts and commits.
+std::map<std::pair<std::string, std::string>, int> WrittenItems(
+    const std::vector<v1::WriteSnapshotPartRequest>& parts,
+    const std::vector<v1::WriteSnapshotRequest>& commits) {
+  std::map<std::pair<std::string, std::string>, int> written;
+  for (const v1::WriteSnapshotPartRequest& part : parts) {
+    for (const v1::BalanceItem& item : part.items())
+      ++written[{item.account_id(), item.asset_id()}];
+  }
+  for (const v1::WriteSnapshotRequest& commit : commits) {
+    for (const v1::BalanceItem& item : commit.items())
+      ++written[{item.account_id(), item.asset_id()}];
+  }
+  return written;
+}
+
+// Success when each of the first `accounts` accounts' ether and USDC was
+// written exactly once, and nothing else.
+::testing::AssertionResult EachItemOnce(
+    const std::map<std::pair<std::string, std::string>, int>& written, int accounts) {
+  if (written.size() != 2u * accounts) {
+    return ::testing::AssertionFailure() << written.size() << " distinct items written";
+  }
+  for (int i = 0; i < accounts; ++i) {
+    for (const char* asset : {kEth, kUsdc}) {
+      auto it = written.find({Account(i), asset});
+      if (it == written.end() || it->second != 1) {
+        return ::testing::AssertionFailure() << Account(i) << " " << asset << " written "
+                                             << (it == written.end() ? 0 : it->second) << " times";
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Storage with `accounts` registered, answering at once (or, with
-// `hold_pages`, when the test says); records the write.
+// `hold_pages` / `hold_parts`, when the test says); records the writes.
 class FakeStorage : public UnexpectedRunStorage {
  public:
   void ListAccounts(const v1::ListAccountsRequest& request,
@@ -59,6 +95,25 @@ class FakeStorage : public UnexpectedRunStorage {
     reply.mutable_snapshot()->set_snapshot_id("42");
     std::move(done)(reply);
   }
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                         Answer<v1::WriteSnapshotPartResponse> done) override {
+    // Atomic: the threaded test sends parts from several threads.
+    if (parts_in_flight.fetch_add(1) > 0) two_parts_in_flight = true;
+    parts.push_back(request);
+    if (hold_parts) {
+      held_parts.push_back({request.items_size(), std::move(done)});
+      return;
+    }
+    AnswerPart(request.items_size(), part_status, std::move(done));
+  }
+
+  // Answers the oldest held part with `status`.
+  void AnswerHeldPart(const absl::Status& status = absl::OkStatus()) {
+    ASSERT_FALSE(held_parts.empty());
+    HeldPart part = std::move(held_parts.front());
+    held_parts.pop_front();
+    AnswerPart(part.items, status, std::move(part.done));
+  }
 
   // Answers the held page request (at most one is out at a time).
   void AnswerHeldPage() {
@@ -72,6 +127,10 @@ class FakeStorage : public UnexpectedRunStorage {
     v1::ListAccountsRequest request;
     Answer<v1::ListAccountsResponse> done;
   };
+  struct HeldPart {
+    int items;
+    Answer<v1::WriteSnapshotPartResponse> done;
+  };
   std::vector<std::string> accounts;
   // Accounts' own asset lists (Account.asset_ids); the others have none.
   std::map<std::string, std::vector<std::string>> asset_ids;
@@ -81,8 +140,23 @@ class FakeStorage : public UnexpectedRunStorage {
   std::deque<HeldPage> held_pages;
   std::vector<v1::ListAccountsRequest> list_requests;
   std::vector<v1::WriteSnapshotRequest> written;
+  absl::Status part_status;
+  bool hold_parts = false;
+  std::deque<HeldPart> held_parts;
+  std::vector<v1::WriteSnapshotPartRequest> parts;
+  std::atomic<int> parts_in_flight{0};
+  std::atomic<bool> two_parts_in_flight{false};
 
  private:
+  void AnswerPart(int items, const absl::Status& status,
+                  Answer<v1::WriteSnapshotPartResponse> done) {
+    --parts_in_flight;  // before the answer, which may send the next part
+    if (!status.ok()) return std::move(done)(status);
+    v1::WriteSnapshotPartResponse reply;
+    reply.set_items(items);
+    std::move(done)(reply);
+  }
+
   void AnswerPage(const v1::ListAccountsRequest& request, Answer<v1::ListAccountsResponse> done) {
     if (!list_status.ok()) return std::move(done)(list_status);
     size_t first = 0;
@@ -201,6 +275,10 @@ class RefreshBalancesRunTest : public ::testing::Test {
     options_.params.set_batch_size(500);
     options_.params.set_max_batches_in_flight(2);
     options_.taken_at = absl::FromUnixSeconds(1700000000);
+    // Most tests here look at the snapshot as one WriteSnapshot of every
+    // item, which is how a run without parts writes: they never reach the
+    // threshold. The parts tests set their own.
+    options_.snapshot_part_items = kMaxSnapshotItems + 1;
   }
 
   std::shared_ptr<RefreshBalancesRun> Start() {
@@ -678,6 +756,19 @@ class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetche
       storage_->WriteSnapshot(request, std::move(done));
     });
   }
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest& request,
+                         Answer<v1::WriteSnapshotPartResponse> done) override {
+    // In flight from the run's call to its answer.
+    if (parts_out_.fetch_add(1) > 0) two_parts_out = true;
+    Spawn([this, request, done = std::move(done)]() mutable {
+      storage_->WriteSnapshotPart(request,
+                                  [this, done = std::move(done)](
+                                      absl::StatusOr<v1::WriteSnapshotPartResponse> reply) mutable {
+                                    --parts_out_;
+                                    std::move(done)(std::move(reply));
+                                  });
+    });
+  }
   CancelCall ResolveBlocks(const v1::ResolveBlocksRequest& request,
                            Answer<v1::ResolveBlocksResponse> done) override {
     Spawn([this, request, done = std::move(done)]() mutable {
@@ -692,6 +783,8 @@ class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetche
     });
     return {};
   }
+
+  std::atomic<bool> two_parts_out{false};
 
   // Joins every thread, including those started while joining.
   void JoinAll() {
@@ -714,6 +807,7 @@ class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetche
 
   FakeStorage* const storage_;  // used from the answering threads only
   FakeFetcher* const fetcher_;  // its `resolve` and `answer` only
+  std::atomic<int> parts_out_{0};
   std::mutex mutex_;
   std::vector<std::thread> threads_;
 };
@@ -747,6 +841,330 @@ TEST_F(RefreshBalancesRunTest, PagesAndBatchesAnsweringOnOtherThreadsWriteEveryI
   for (int i = 0; i < 5000; ++i) {
     ASSERT_EQ(snapshot.items(2 * i).account_id(), Account(i)) << i;
   }
+}
+
+// Parts (stage 4 of the run's file comment): a part once 1,000 items wait,
+// at most one in flight, the commit naming how many.
+
+void ExpectPartOfRun(const v1::WriteSnapshotPartRequest& part, uint32_t number) {
+  EXPECT_EQ(part.part(), number);
+  EXPECT_EQ(part.idempotency_key(), "run-1");
+  EXPECT_EQ(part.fence().lease_name(), "scheduler");
+  EXPECT_EQ(part.fence().holder_id(), "replica-a");
+  EXPECT_EQ(part.fence().epoch(), 7u);
+  EXPECT_EQ(part.taken_at().seconds(), 1700000000);
+  EXPECT_EQ(part.taken_at().nanos(), 0);
+}
+
+TEST_F(RefreshBalancesRunTest, PartsGoOutWhileTheFetchGoesOnOneAtATime) {
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);  // 500 items a batch
+  options_.params.set_max_batches_in_flight(2);
+  storage_.hold_parts = true;
+  const uint64_t parts_before = StageCount("write_parts");
+  const uint64_t written_before = StageCount("write");
+  auto run = Start();
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  fetcher_.AnswerOne();  // 500 items wait
+  EXPECT_TRUE(storage_.parts.empty());
+  fetcher_.AnswerOne();  // 1,000: part 0
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  ExpectPartOfRun(storage_.parts[0], 0);
+  ASSERT_EQ(storage_.parts[0].items_size(), 1000);
+  EXPECT_EQ(storage_.parts[0].items(0).account_id(), Account(0));
+  EXPECT_EQ(storage_.parts[0].items(999).account_id(), Account(499));
+
+  // Another 1,000 wait while part 0 is in flight: they wait for it.
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  EXPECT_EQ(storage_.parts.size(), 1u);
+  EXPECT_EQ(fetcher_.pending.size(), 1u);  // the last batch, 203 accounts
+  storage_.AnswerHeldPart();
+  ASSERT_EQ(storage_.parts.size(), 2u);
+  ExpectPartOfRun(storage_.parts[1], 1);
+  ASSERT_EQ(storage_.parts[1].items_size(), 1000);
+  EXPECT_EQ(storage_.parts[1].items(0).account_id(), Account(500));
+  EXPECT_EQ(storage_.parts[1].items(999).account_id(), Account(999));
+
+  // The fetch ends with part 1 in flight: the commit waits for its answer.
+  fetcher_.AnswerOne();
+  EXPECT_TRUE(storage_.written.empty());
+  EXPECT_FALSE(outcome_.has_value());
+  storage_.AnswerHeldPart();
+  ASSERT_EQ(storage_.written.size(), 1u);
+  const v1::WriteSnapshotRequest& commit = storage_.written[0];
+  EXPECT_EQ(commit.parts(), 2u);
+  EXPECT_EQ(commit.idempotency_key(), "run-1");
+  EXPECT_EQ(commit.run_id(), "run-1");
+  EXPECT_EQ(commit.fence().epoch(), 7u);
+  EXPECT_EQ(commit.taken_at().seconds(), 1700000000);
+  ASSERT_EQ(commit.blocks_size(), 1);
+  ASSERT_EQ(commit.items_size(), 406);
+  EXPECT_EQ(commit.items(0).account_id(), Account(1000));
+  EXPECT_TRUE(EachItemOnce(WrittenItems(storage_.parts, storage_.written), 1203));
+  EXPECT_EQ(storage_.parts.size(), 2u);
+  EXPECT_FALSE(storage_.two_parts_in_flight);
+
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(outcome_->snapshot_id, "42");
+  EXPECT_EQ(outcome_->counts.items_succeeded(), 2406u);
+  EXPECT_EQ(progress_.back().stage(), "writing snapshot");
+  EXPECT_EQ(StageCount("write_parts"), parts_before + 1);
+  EXPECT_EQ(StageCount("write"), written_before + 1);
+}
+
+TEST_F(RefreshBalancesRunTest, OnceTheFetchEndedTheCommitTakesWhatWaits) {
+  storage_.accounts.resize(1000);
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);
+  options_.params.set_max_batches_in_flight(4);
+  storage_.hold_parts = true;
+  auto run = Start();
+  ASSERT_EQ(fetcher_.pending.size(), 4u);
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  // 1,000 wait again, but every batch answered: no part 1, and no commit
+  // while part 0 is in flight.
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  EXPECT_EQ(storage_.parts.size(), 1u);
+  EXPECT_TRUE(storage_.written.empty());
+  storage_.AnswerHeldPart();
+  EXPECT_EQ(storage_.parts.size(), 1u);
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].parts(), 1u);
+  ASSERT_EQ(storage_.written[0].items_size(), 1000);
+  EXPECT_EQ(storage_.written[0].items(0).account_id(), Account(500));
+  EXPECT_TRUE(EachItemOnce(WrittenItems(storage_.parts, storage_.written), 1000));
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(RefreshBalancesRunTest, ARunThatNeverFillsAPartWritesOneSnapshotWithoutParts) {
+  options_.snapshot_part_items = RefreshBalancesRunOptions().snapshot_part_items;
+  EXPECT_EQ(options_.snapshot_part_items, 1000u);
+  storage_.accounts.resize(499);  // 998 items
+  options_.params.set_batch_size(100);
+  options_.params.set_max_batches_in_flight(4);
+  const uint64_t parts_before = StageCount("write_parts");
+  auto run = Start();
+  while (!fetcher_.pending.empty()) fetcher_.AnswerNewest();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_TRUE(storage_.parts.empty());
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].parts(), 0u);
+  ASSERT_EQ(storage_.written[0].items_size(), 998);
+  for (int i = 0; i < 499; ++i) {
+    ASSERT_EQ(storage_.written[0].items(2 * i).account_id(), Account(i)) << i;
+  }
+  EXPECT_EQ(StageCount("write_parts"), parts_before);  // no part, no stage
+}
+
+TEST_F(RefreshBalancesRunTest, ByDefaultADefaultBatchMakesAPart) {
+  options_.snapshot_part_items = RefreshBalancesRunOptions().snapshot_part_items;
+  options_.params.clear_batch_size();  // 500 accounts of two assets each
+  storage_.hold_parts = true;
+  auto run = Start();
+  fetcher_.AnswerOne();
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  EXPECT_EQ(storage_.parts[0].items_size(), 1000);
+  fetcher_.AnswerAll();
+  storage_.AnswerHeldPart();
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].parts(), 1u);
+  EXPECT_EQ(storage_.written[0].items_size(), 1406);
+}
+
+TEST_F(RefreshBalancesRunTest, AFailedPartFailsTheRunWithNothingCommittedAndNoCallAfterIt) {
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);
+  options_.params.set_max_batches_in_flight(2);
+  storage_.hold_parts = true;
+  auto run = Start();
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  ASSERT_EQ(fetcher_.pending.size(), 2u);
+  storage_.AnswerHeldPart(absl::UnavailableError("disk I/O error"));
+  // Two batches are still out: the run ends when they answered, and
+  // sends nothing meanwhile (their 1,000 items would make a part).
+  EXPECT_FALSE(outcome_.has_value());
+  fetcher_.AnswerOne();
+  EXPECT_EQ(fetcher_.pending.size(), 1u);
+  EXPECT_FALSE(outcome_.has_value());
+  fetcher_.AnswerOne();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::UNAVAILABLE);
+  EXPECT_EQ(outcome_->error.upstream(), "storage");
+  EXPECT_EQ(outcome_->error.message(), "writing snapshot part 0: disk I/O error");
+  EXPECT_TRUE(outcome_->snapshot_id.empty());
+  EXPECT_EQ(fetcher_.calls, 4u);
+  EXPECT_EQ(storage_.parts.size(), 1u);
+  EXPECT_TRUE(storage_.written.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, AFailedPartWithNothingElseOutEndsTheRunAtOnce) {
+  storage_.accounts.resize(1500);
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);
+  options_.params.set_max_batches_in_flight(6);
+  storage_.hold_parts = true;
+  const uint64_t parts_before = StageCount("write_parts");
+  const uint64_t written_before = StageCount("write");
+  auto run = Start();
+  ASSERT_EQ(fetcher_.pending.size(), 6u);
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  storage_.AnswerHeldPart();
+  ASSERT_EQ(storage_.parts.size(), 2u);
+  fetcher_.AnswerAll();  // the fetch ended; part 1 is the only call out
+  EXPECT_FALSE(outcome_.has_value());
+  storage_.AnswerHeldPart(absl::FailedPreconditionError("lease epoch 7 is older than 8"));
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::FAILED_PRECONDITION);
+  EXPECT_EQ(outcome_->error.upstream(), "storage");
+  EXPECT_NE(outcome_->error.message().find("writing snapshot part 1"), std::string::npos);
+  EXPECT_EQ(storage_.parts.size(), 2u);
+  EXPECT_TRUE(storage_.written.empty());
+  EXPECT_EQ(StageCount("write_parts"), parts_before);
+  EXPECT_EQ(StageCount("write"), written_before);
+}
+
+TEST_F(RefreshBalancesRunTest, ACancelWithAPartInFlightEndsCancelledOnceItAnswered) {
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);
+  options_.params.set_max_batches_in_flight(2);
+  storage_.hold_parts = true;
+  auto run = Start();
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message("cancelled by alice");
+  run->Cancel(reason);
+  fetcher_.AnswerOne();
+  fetcher_.AnswerOne();
+  EXPECT_TRUE(fetcher_.pending.empty());  // no new batch
+  EXPECT_EQ(fetcher_.calls, 4u);
+  EXPECT_FALSE(outcome_.has_value());  // part 0 is still out
+  storage_.AnswerHeldPart();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(outcome_->error.message(), "cancelled by alice");
+  EXPECT_TRUE(outcome_->snapshot_id.empty());
+  // Part 0 stays open in storage, never committed; no part 1.
+  EXPECT_EQ(storage_.parts.size(), 1u);
+  EXPECT_TRUE(storage_.written.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, APartFailingAfterACancelEndsCancelled) {
+  storage_.accounts.resize(1000);
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(250);
+  options_.params.set_max_batches_in_flight(4);
+  storage_.hold_parts = true;
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_EQ(storage_.parts.size(), 1u);
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message("run timed out");
+  run->Cancel(reason);
+  EXPECT_FALSE(outcome_.has_value());
+  storage_.AnswerHeldPart(absl::UnavailableError("storage went away"));
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(outcome_->error.message(), "run timed out");
+  EXPECT_TRUE(storage_.written.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, TheItemLimitCountsPartsAndTheCommitTogether) {
+  storage_.accounts.clear();
+  for (int i = 0; i < 50000; ++i) storage_.accounts.push_back(Account(i));
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(1000);
+  options_.params.set_max_batches_in_flight(4);
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_SUCCEEDED) << outcome_->error.message();
+  ASSERT_EQ(storage_.written.size(), 1u);
+  // A part per batch but the last, which the commit takes: 100,000 in all.
+  EXPECT_EQ(storage_.parts.size(), 49u);
+  EXPECT_EQ(storage_.written[0].parts(), 49u);
+  EXPECT_EQ(storage_.written[0].items_size(), 2000);
+  for (size_t i = 0; i < storage_.parts.size(); ++i) {
+    EXPECT_EQ(storage_.parts[i].part(), i);
+  }
+  EXPECT_TRUE(EachItemOnce(WrittenItems(storage_.parts, storage_.written), 50000));
+}
+
+TEST_F(RefreshBalancesRunTest, ARunReadingPastTheItemLimitFailsAsSoonAsItDid) {
+  storage_.accounts.clear();
+  for (int i = 0; i < 60000; ++i) storage_.accounts.push_back(Account(i));
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(1000);
+  options_.params.set_max_batches_in_flight(4);
+  auto run = Start();
+  fetcher_.AnswerAll();
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
+  EXPECT_EQ(outcome_->error.code(), v1::Error::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(outcome_->error.upstream(), "scheduler");
+  EXPECT_NE(outcome_->error.message().find("at most 100000"), std::string::npos)
+      << outcome_->error.message();
+  // Batches 0 to 49 went in parts 0 to 49 (100,000 items); batch 50 made
+  // 102,000: no part for it and no new batch, only the three already out
+  // answered (batches 51 to 53), of the 60.
+  EXPECT_EQ(storage_.parts.size(), 50u);
+  EXPECT_EQ(fetcher_.calls, 54u);
+  size_t in_parts = 0;
+  for (const v1::WriteSnapshotPartRequest& part : storage_.parts) in_parts += part.items_size();
+  EXPECT_EQ(in_parts, kMaxSnapshotItems);
+  EXPECT_TRUE(storage_.written.empty());
+}
+
+TEST_F(RefreshBalancesRunTest, PartsAnsweringOnOtherThreadsWriteEveryItemOnce) {
+  for (int i = 1203; i < 5000; ++i) storage_.accounts.push_back(Account(i));
+  options_.snapshot_part_items = 1000;
+  options_.params.set_batch_size(300);
+  options_.params.set_max_batches_in_flight(4);
+  ThreadedBackends backends(&storage_, &fetcher_);
+  std::mutex mutex;
+  std::condition_variable ended;
+  std::optional<RunOutcome> outcome;
+  auto run = RefreshBalancesRun::Start(
+      &backends, &backends, options_, [](const v1::Progress&) {},
+      [&](RunOutcome result) {
+        std::lock_guard<std::mutex> lock(mutex);
+        outcome = std::move(result);
+        ended.notify_all();
+      });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    ended.wait(lock, [&] { return outcome.has_value(); });
+  }
+  backends.JoinAll();
+  EXPECT_EQ(outcome->state, v1::RUN_STATE_SUCCEEDED);
+  EXPECT_FALSE(backends.two_parts_out);
+  // At least one: two batches' items (1,200) wait before the last batch.
+  ASSERT_FALSE(storage_.parts.empty());
+  for (size_t i = 0; i < storage_.parts.size(); ++i) {
+    EXPECT_EQ(storage_.parts[i].part(), i);
+    EXPECT_GE(storage_.parts[i].items_size(), 1000);
+  }
+  ASSERT_EQ(storage_.written.size(), 1u);
+  EXPECT_EQ(storage_.written[0].parts(), storage_.parts.size());
+  EXPECT_TRUE(EachItemOnce(WrittenItems(storage_.parts, storage_.written), 5000));
 }
 
 }  // namespace

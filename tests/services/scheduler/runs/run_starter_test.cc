@@ -18,6 +18,10 @@ class RecordingBackends : public RunStorage, public RunFetcher {
   void WriteSnapshot(const v1::WriteSnapshotRequest&, Answer<v1::WriteSnapshotResponse>) override {
     calls.push_back("WriteSnapshot");
   }
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest&,
+                         Answer<v1::WriteSnapshotPartResponse>) override {
+    calls.push_back("WriteSnapshotPart");
+  }
   void GetPortfolio(const v1::GetPortfolioRequest&, Answer<v1::GetPortfolioResponse>) override {
     calls.push_back("GetPortfolio");
   }

@@ -22,6 +22,10 @@ class UnexpectedRunStorage : public RunStorage {
   void WriteSnapshot(const v1::WriteSnapshotRequest&, Answer<v1::WriteSnapshotResponse>) override {
     ADD_FAILURE() << "unexpected Storage.WriteSnapshot";
   }
+  void WriteSnapshotPart(const v1::WriteSnapshotPartRequest&,
+                         Answer<v1::WriteSnapshotPartResponse>) override {
+    ADD_FAILURE() << "unexpected Storage.WriteSnapshotPart";
+  }
   void GetPortfolio(const v1::GetPortfolioRequest&, Answer<v1::GetPortfolioResponse>) override {
     ADD_FAILURE() << "unexpected Storage.GetPortfolio";
   }
