@@ -812,16 +812,15 @@ class ThreadedBackends : public UnexpectedRunStorage, public UnexpectedRunFetche
   std::vector<std::thread> threads_;
 };
 
-TEST_F(RefreshBalancesRunTest, PagesAndBatchesAnsweringOnOtherThreadsWriteEveryItemInOrder) {
-  for (int i = 1203; i < 5000; ++i) storage_.accounts.push_back(Account(i));
-  options_.params.set_batch_size(300);
-  options_.params.set_max_batches_in_flight(4);
-  ThreadedBackends backends(&storage_, &fetcher_);
+// Runs a refresh over `backends` to its end, every answer on another
+// thread, and joins them.
+std::optional<RunOutcome> RunOnThreads(ThreadedBackends& backends,
+                                       const RefreshBalancesRunOptions& options) {
   std::mutex mutex;
   std::condition_variable ended;
   std::optional<RunOutcome> outcome;
   auto run = RefreshBalancesRun::Start(
-      &backends, &backends, options_, [](const v1::Progress&) {},
+      &backends, &backends, options, [](const v1::Progress&) {},
       [&](RunOutcome result) {
         std::lock_guard<std::mutex> lock(mutex);
         outcome = std::move(result);
@@ -832,6 +831,15 @@ TEST_F(RefreshBalancesRunTest, PagesAndBatchesAnsweringOnOtherThreadsWriteEveryI
     ended.wait(lock, [&] { return outcome.has_value(); });
   }
   backends.JoinAll();
+  return outcome;
+}
+
+TEST_F(RefreshBalancesRunTest, PagesAndBatchesAnsweringOnOtherThreadsWriteEveryItemInOrder) {
+  for (int i = 1203; i < 5000; ++i) storage_.accounts.push_back(Account(i));
+  options_.params.set_batch_size(300);
+  options_.params.set_max_batches_in_flight(4);
+  ThreadedBackends backends(&storage_, &fetcher_);
+  const std::optional<RunOutcome> outcome = RunOnThreads(backends, options_);
   EXPECT_EQ(outcome->state, v1::RUN_STATE_SUCCEEDED);
   EXPECT_EQ(outcome->counts.accounts(), 5000u);
   EXPECT_EQ(outcome->counts.batches(), 17u);
@@ -1139,21 +1147,7 @@ TEST_F(RefreshBalancesRunTest, PartsAnsweringOnOtherThreadsWriteEveryItemOnce) {
   options_.params.set_batch_size(300);
   options_.params.set_max_batches_in_flight(4);
   ThreadedBackends backends(&storage_, &fetcher_);
-  std::mutex mutex;
-  std::condition_variable ended;
-  std::optional<RunOutcome> outcome;
-  auto run = RefreshBalancesRun::Start(
-      &backends, &backends, options_, [](const v1::Progress&) {},
-      [&](RunOutcome result) {
-        std::lock_guard<std::mutex> lock(mutex);
-        outcome = std::move(result);
-        ended.notify_all();
-      });
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    ended.wait(lock, [&] { return outcome.has_value(); });
-  }
-  backends.JoinAll();
+  const std::optional<RunOutcome> outcome = RunOnThreads(backends, options_);
   EXPECT_EQ(outcome->state, v1::RUN_STATE_SUCCEEDED);
   EXPECT_FALSE(backends.two_parts_out);
   // At least one: two batches' items (1,200) wait before the last batch.
