@@ -460,6 +460,15 @@ int Report(const RunResult& run, double seconds, const StageTotals& before,
     if (std::strcmp(stage, "collect") == 0 || std::strcmp(stage, "write") == 0) staged += spent;
     absl::StrAppendFormat(&stage_json, ",\"%s_seconds\":%.6f", stage, spent);
   }
+  {
+    // Parts of the snapshot written while the fetch went on: recorded only
+    // by a run that sent parts, and overlapping collect, so not in `staged`.
+    const auto it_after = after.seconds.find("write_parts");
+    const auto it_before = before.seconds.find("write_parts");
+    const double parts = (it_after == after.seconds.end() ? 0.0 : it_after->second) -
+                         (it_before == before.seconds.end() ? 0.0 : it_before->second);
+    absl::StrAppendFormat(&stage_json, ",\"write_parts_seconds\":%.6f", parts);
+  }
   absl::PrintF(
       "{\"run_id\":\"%s\",\"accounts\":%d,\"items\":%d,\"batches\":%d,\"seconds\":%.4f%s,"
       "\"other_seconds\":%.4f%s,\"errors\":%d}\n",
