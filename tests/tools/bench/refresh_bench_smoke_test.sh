@@ -11,21 +11,9 @@
 # unless COFFER_REQUIRE_PEERS is set.
 set -euo pipefail
 
-root="${TEST_SRCDIR:?run under bazel test}/coffer"
-tmp="${TEST_TMPDIR:-$(mktemp -d)}"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-source_root="$(cd "$(dirname "$(readlink -f "$root/tools/bench/refresh/run")")/../../.." && pwd)"
-anvil="${COFFER_ANVIL:-$source_root/tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
-if [[ ! -x "$anvil" ]]; then
-  [[ -z "${COFFER_REQUIRE_PEERS:-}" ]] || fail "no anvil at $anvil"
-  echo "SKIP: no anvil at $anvil (tools/bootstrap installs it)"
-  exit 0
-fi
+# shellcheck source=tests/tools/bench/bench_test_env.sh
+source "${TEST_SRCDIR:?run under bazel test}/coffer/tests/tools/bench/bench_test_env.sh"
+find_anvil tools/bench/refresh/run
 
 status=0
 TMPDIR="$tmp" COFFER_ANVIL="$anvil" "$root/tools/bench/refresh/run" --bin_dir "$root" \
