@@ -244,6 +244,9 @@ void RefreshBalancesRun::ListAccounts(std::string page_token) {
   v1::ListAccountsRequest request;
   request.set_chain_id(options_.params.chain_id());
   *request.mutable_tags() = options_.params.tags();
+  // OnAccounts reads only the ids and asset lists: storage need not build
+  // the rest of 10,000 accounts.
+  request.set_view(v1::ACCOUNT_VIEW_IDS);
   request.mutable_page()->set_page_size(page_token.empty() ? kFirstAccountsPage : kAccountsPerPage);
   const bool first_page = page_token.empty();
   request.mutable_page()->set_page_token(std::move(page_token));

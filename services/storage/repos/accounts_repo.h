@@ -45,9 +45,10 @@ inline constexpr size_t kMaxNamedInvalidItems = 20;
                                           const v1::RemoveAccountsRequest& request,
                                           v1::RemoveAccountsResponse* response);
 
-// One page of registered accounts, by account_id, filtered by chain and tags.
-// INVALID_ARGUMENT for a malformed filter, a negative page size or a page
-// token that is not one this call gave for the same filters.
+// One page of registered accounts, by account_id, filtered by chain and tags;
+// with ACCOUNT_VIEW_IDS only their account_id and asset_ids. INVALID_ARGUMENT
+// for a malformed filter, an unknown view, a negative page size or a page
+// token that is not one this call gave for the same filters (in any view).
 [[nodiscard]] absl::Status ListAccounts(db::ReadContext& tx, const v1::ListAccountsRequest& request,
                                         v1::ListAccountsResponse* response);
 

@@ -302,6 +302,10 @@ TEST_F(RefreshBalancesRunTest, ReadsEveryAccountAtOnePinnedBlockAndWritesOneSnap
   auto run = Start();
   // Three pages of accounts, then two batches in flight, never more.
   EXPECT_EQ(storage_.list_requests.size(), 2u);
+  // The run reads only ids and asset lists: storage builds no more.
+  for (const v1::ListAccountsRequest& request : storage_.list_requests) {
+    EXPECT_EQ(request.view(), v1::ACCOUNT_VIEW_IDS);
+  }
   EXPECT_EQ(fetcher_.pending.size(), 2u);
   fetcher_.AnswerAll();
   ASSERT_TRUE(outcome_.has_value());

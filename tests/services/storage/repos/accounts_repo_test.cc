@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +52,21 @@ class AccountsRepoTest : public RepoTestBase {
     std::vector<std::string> ids;
     for (const v1::Account& account : response.accounts()) ids.push_back(account.account_id());
     return ids;
+  }
+
+  // Pages through `request` in `view`: every page, in order.
+  std::vector<v1::ListAccountsResponse> AllPages(v1::ListAccountsRequest request,
+                                                 v1::AccountView view) {
+    request.set_view(view);
+    std::vector<v1::ListAccountsResponse> pages;
+    while (true) {
+      v1::ListAccountsResponse& page = pages.emplace_back();
+      absl::Status status = List(request, &page);
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok() || page.page().next_page_token().empty()) break;
+      request.mutable_page()->set_page_token(page.page().next_page_token());
+    }
+    return pages;
   }
 
   absl::Status Remove(const v1::RemoveAccountsRequest& request,
@@ -455,6 +471,136 @@ TEST_F(AccountsRepoTest, FiltersByChainAndTags) {
   absl::Status status = List(request, &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("chain_id"), std::string::npos) << status;
+}
+
+// Accounts on two chains with labels, tags and (most of them) assets, so a
+// view that answered a field it should not would show it.
+void AddAccountsWithEveryField(v1::AddAccountsRequest& request) {
+  for (int chain : {1, 10}) {
+    for (int i = 0; i < 15; ++i) {
+      v1::Account* account = request.add_accounts();
+      account->set_account_id(EvmId(i, chain));
+      account->set_label(absl::StrCat("wallet ", i));
+      if (i % 2 == 0) account->add_tags("even");
+      if (i % 3 == 0) account->add_tags("three");
+      if (i % 4 != 1) account->add_asset_ids(absl::StrFormat("eip155:%d/slip44:60", chain));
+      if (i % 5 == 0) {
+        account->add_asset_ids(absl::StrFormat("eip155:%d/erc20:0x%040d", chain, i));
+      }
+    }
+  }
+}
+
+TEST_F(AccountsRepoTest, IdsViewAnswersOnlyIdsAndAssetsOfTheSameAccountsAndPages) {
+  v1::AddAccountsRequest add;
+  AddAccountsWithEveryField(add);
+  v1::AddAccountsResponse added;
+  ASSERT_TRUE(Add(add, &added).ok());
+
+  struct Filter {
+    const char* chain_id;
+    std::vector<std::string> tags;
+  };
+  // Pages of 1 and 4 end on accounts with two assets; 100 takes all.
+  std::vector<std::pair<Filter, int>> cases;
+  for (const Filter& filter : {Filter{"", {}}, Filter{"eip155:10", {}}, Filter{"", {"three"}},
+                               Filter{"eip155:1", {"even"}}, Filter{"", {"even", "three"}}}) {
+    for (const int page_size : {1, 4, 100}) cases.push_back({filter, page_size});
+  }
+  for (const auto& [filter, page_size] : cases) {
+    SCOPED_TRACE(absl::StrCat("chain ", filter.chain_id, " tags ", filter.tags.size(),
+                              " page size ", page_size));
+    v1::ListAccountsRequest request;
+    request.set_chain_id(filter.chain_id);
+    for (const std::string& tag : filter.tags) request.add_tags(tag);
+    request.mutable_page()->set_page_size(page_size);
+
+    const std::vector<v1::ListAccountsResponse> full = AllPages(request, v1::ACCOUNT_VIEW_FULL);
+    const std::vector<v1::ListAccountsResponse> ids = AllPages(request, v1::ACCOUNT_VIEW_IDS);
+    // The default view is the full one.
+    const std::vector<v1::ListAccountsResponse> unspecified =
+        AllPages(request, v1::ACCOUNT_VIEW_UNSPECIFIED);
+    ASSERT_EQ(unspecified.size(), full.size());
+    for (size_t p = 0; p < full.size(); ++p) {
+      EXPECT_EQ(unspecified[p].SerializeAsString(), full[p].SerializeAsString());
+    }
+
+    // More than one page but for 100: the tokens are compared.
+    ASSERT_EQ(full.size() > 1, page_size < 100);
+    ASSERT_EQ(ids.size(), full.size());
+    int assets_seen = 0;
+    for (size_t p = 0; p < full.size(); ++p) {
+      EXPECT_EQ(ids[p].page().next_page_token(), full[p].page().next_page_token()) << p;
+      ASSERT_EQ(ids[p].accounts_size(), full[p].accounts_size()) << p;
+      for (int i = 0; i < full[p].accounts_size(); ++i) {
+        const v1::Account& whole = full[p].accounts(i);
+        ASSERT_FALSE(whole.label().empty());
+        ASSERT_FALSE(whole.chain_id().empty());
+        ASSERT_TRUE(whole.has_created_at());
+        v1::Account expected;
+        expected.set_account_id(whole.account_id());
+        *expected.mutable_asset_ids() = whole.asset_ids();
+        assets_seen += whole.asset_ids_size();
+        EXPECT_EQ(ids[p].accounts(i).SerializeAsString(), expected.SerializeAsString())
+            << ids[p].accounts(i).DebugString() << " vs " << expected.DebugString();
+      }
+    }
+    EXPECT_GT(assets_seen, 0);
+  }
+}
+
+TEST_F(AccountsRepoTest, APageTokenContinuesTheListingInTheOtherView) {
+  v1::AddAccountsRequest add;
+  AddAccountsWithEveryField(add);
+  v1::AddAccountsResponse added;
+  ASSERT_TRUE(Add(add, &added).ok());
+  v1::ListAccountsRequest request;
+  request.set_chain_id("eip155:1");
+  request.mutable_page()->set_page_size(6);
+
+  // FULL, IDS, FULL: the pages follow one another as in one view.
+  std::vector<std::string> seen;
+  v1::AccountView view = v1::ACCOUNT_VIEW_FULL;
+  int pages = 0;
+  while (true) {
+    request.set_view(view);
+    v1::ListAccountsResponse page;
+    ASSERT_TRUE(List(request, &page).ok());
+    ++pages;
+    for (const v1::Account& account : page.accounts()) {
+      seen.push_back(account.account_id());
+      EXPECT_EQ(account.label().empty(), view == v1::ACCOUNT_VIEW_IDS) << account.account_id();
+    }
+    if (page.page().next_page_token().empty()) break;
+    request.mutable_page()->set_page_token(page.page().next_page_token());
+    view = view == v1::ACCOUNT_VIEW_FULL ? v1::ACCOUNT_VIEW_IDS : v1::ACCOUNT_VIEW_FULL;
+  }
+  EXPECT_EQ(pages, 3);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 15; ++i) expected.push_back(EvmId(i));
+  EXPECT_EQ(seen, expected);
+
+  // Still bound to the filters, whatever the view.
+  request.clear_page();
+  request.set_view(v1::ACCOUNT_VIEW_IDS);
+  request.mutable_page()->set_page_size(6);
+  v1::ListAccountsResponse first;
+  ASSERT_TRUE(List(request, &first).ok());
+  request.mutable_page()->set_page_token(first.page().next_page_token());
+  request.set_view(v1::ACCOUNT_VIEW_FULL);
+  request.set_chain_id("eip155:10");
+  v1::ListAccountsResponse refused;
+  EXPECT_EQ(List(request, &refused).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AccountsRepoTest, RefusesAnUnknownView) {
+  AddIds({EvmId(1)});
+  v1::ListAccountsRequest request;
+  request.set_view(static_cast<v1::AccountView>(3));
+  v1::ListAccountsResponse response;
+  absl::Status status = List(request, &response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("view"), std::string::npos) << status;
 }
 
 TEST_F(AccountsRepoTest, RemoveWithDeleteHistoryDeletesItemsAndLatestBalances) {
