@@ -61,10 +61,10 @@ class AbandonedSnapshotsTest : public RepoTestBase {
     ASSERT_TRUE(status.ok()) << status;
   }
 
-  absl::StatusOr<bool> Step(int max_snapshots, absl::Time now = kNow) {
+  absl::StatusOr<bool> Step(int max_items, absl::Time now = kNow) {
     absl::StatusOr<bool> more;
     absl::Status status = Write([&](db::WriteContext& tx) {
-      more = DeleteAbandonedSnapshotsStep(tx, now, kDay, max_snapshots);
+      more = DeleteAbandonedSnapshotsStep(tx, now, kDay, max_items);
       return more.status();
     });
     if (!status.ok()) return status;
@@ -112,40 +112,46 @@ TEST_F(AbandonedSnapshotsTest, DeletesOnlyOpenSnapshotsOlderThanTheCutoff) {
   EXPECT_EQ(DeletedSoFar() - deleted_before, 2u);
 }
 
-TEST_F(AbandonedSnapshotsTest, AFewPerStepOldestFirstAnsweringWhetherMoreAreLeft) {
-  for (int i = 1; i <= 5; ++i) Open(absl::StrCat("abandoned ", i), kDay + absl::Hours(i));
+TEST_F(AbandonedSnapshotsTest, OneSnapshotPerStepOldestFirstAnsweringWhetherMoreIsLeft) {
+  for (int i = 1; i <= 3; ++i) Open(absl::StrCat("abandoned ", i), kDay + absl::Hours(i));
   Open("young", absl::Hours(1));
 
-  absl::StatusOr<bool> more = Step(2);
+  absl::StatusOr<bool> more = Step(10);
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_TRUE(*more);
-  // Open longest: 5 and 4.
-  EXPECT_EQ(RowsOf("abandoned 5"), "0 0 0");
-  EXPECT_EQ(RowsOf("abandoned 4"), "0 0 0");
-  EXPECT_EQ(RowsOf("abandoned 3"), "1 2 2");
-  EXPECT_EQ(Count("snapshots"), 4);
+  // Open longest: 3.
+  EXPECT_EQ(RowsOf("abandoned 3"), "0 0 0");
+  EXPECT_EQ(RowsOf("abandoned 2"), "1 2 2");
+  EXPECT_EQ(Count("snapshots"), 3);
 
-  more = Step(2);
+  more = Step(10);
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_TRUE(*more);
-  EXPECT_EQ(Count("snapshots"), 2);
+  EXPECT_EQ(RowsOf("abandoned 2"), "0 0 0");
 
-  more = Step(2);
+  // The last one: nothing more.
+  more = Step(10);
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_FALSE(*more);
   EXPECT_EQ(Count("snapshots"), 1);
   EXPECT_EQ(RowsOf("young"), "1 2 2");
 }
 
-TEST_F(AbandonedSnapshotsTest, ExactlyAStepsWorthLeavesNothingMore) {
-  Open("abandoned 1", kDay + absl::Hours(1));
-  Open("abandoned 2", kDay + absl::Hours(2));
-  absl::StatusOr<bool> more = Step(2);
+TEST_F(AbandonedSnapshotsTest, AStepDeletesAtMostMaxItemsThenTheSnapshot) {
+  Open("abandoned", kDay + absl::Hours(1));
+  const uint64_t deleted_before = DeletedSoFar();
+
+  absl::StatusOr<bool> more = Step(1);
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_TRUE(*more);  // an item left
+  EXPECT_EQ(RowsOf("abandoned"), "1 1 2");
+  EXPECT_EQ(DeletedSoFar(), deleted_before);
+
+  more = Step(1);
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_FALSE(*more);
-  EXPECT_EQ(Count("snapshots"), 0);
-  EXPECT_EQ(Count("snapshot_items"), 0);
-  EXPECT_EQ(Count("snapshot_parts"), 0);
+  EXPECT_EQ(RowsOf("abandoned"), "0 0 0");
+  EXPECT_EQ(DeletedSoFar() - deleted_before, 1u);
 }
 
 TEST_F(AbandonedSnapshotsTest, NothingOpenNothingToDo) {
@@ -158,14 +164,12 @@ TEST_F(AbandonedSnapshotsTest, NothingOpenNothingToDo) {
   EXPECT_EQ(DeletedSoFar(), deleted_before);
 }
 
-TEST_F(AbandonedSnapshotsTest, AStepTakesAtLeastOne) {
-  Open("abandoned 1", kDay + absl::Hours(1));
-  Open("abandoned 2", kDay + absl::Hours(2));
+TEST_F(AbandonedSnapshotsTest, AStepTakesAtLeastOneItem) {
+  Open("abandoned", kDay + absl::Hours(1));
   absl::StatusOr<bool> more = Step(0);
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_TRUE(*more);
-  EXPECT_EQ(RowsOf("abandoned 2"), "0 0 0");
-  EXPECT_EQ(RowsOf("abandoned 1"), "1 2 2");
+  EXPECT_EQ(RowsOf("abandoned"), "1 1 2");
 }
 
 }  // namespace
