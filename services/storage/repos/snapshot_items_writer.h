@@ -28,11 +28,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 #include "coffer/v1/storage.pb.h"
 #include "services/storage/db/connection_pool.h"
+#include "services/storage/repos/digest.h"
 
 namespace coffer::storage {
 
@@ -51,6 +53,20 @@ inline constexpr size_t kMaxSnapshotItems = 100000;
 // unambiguously (a submessage's end was lost); it is kept only to recognize
 // a retry of a write stored then.
 std::string CanonicalBytes(const google::protobuf::MessageLite& message, bool legacy = false);
+
+// SHA-256 over CanonicalBytes of a copy of `request` from which `clear`
+// removed what says who writes it rather than what (its fence, ...). The
+// copy is on an arena: one block freed at once rather than every item's
+// strings one by one.
+template <typename Request, typename Clear>
+absl::StatusOr<std::string> ContentDigest(const Request& request, Clear clear,
+                                          bool legacy = false) {
+  google::protobuf::Arena arena;
+  auto* content = google::protobuf::Arena::CreateMessage<Request>(&arena);
+  *content = request;
+  clear(*content);
+  return Sha256(CanonicalBytes(*content, legacy));
+}
 
 // CheckFence (fence.h) unless `fence` is unset or empty (every field
 // default), which counts as no fence.

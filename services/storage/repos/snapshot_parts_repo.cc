@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 
 #include "common/status/status_macros.h"
 #include "services/storage/repos/digest.h"
@@ -14,32 +13,10 @@
 namespace coffer::storage {
 namespace {
 
+// The part's content: everything but its fence.
 absl::StatusOr<std::string> PartContentHash(const v1::WriteSnapshotPartRequest& request) {
-  // The copy on an arena: one block freed at once rather than every item's
-  // strings one by one.
-  google::protobuf::Arena arena;
-  auto* content = google::protobuf::Arena::CreateMessage<v1::WriteSnapshotPartRequest>(&arena);
-  *content = request;
-  content->clear_fence();
-  return Sha256(CanonicalBytes(*content));
-}
-
-// The snapshot row of an idempotency key.
-struct KeySnapshot {
-  int64_t snapshot_id = 0;
-  bool open = false;
-  int64_t taken_at = 0;
-};
-
-absl::StatusOr<std::optional<KeySnapshot>> FindSnapshot(db::WriteContext& tx,
-                                                        absl::string_view key) {
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT snapshot_id, open_since IS NOT NULL, taken_at FROM "
-                              "snapshots WHERE idempotency_key = ?1"));
-  RETURN_IF_ERROR(select->Bind(1, key));
-  ASSIGN_OR_RETURN(const bool row, select->Step());
-  if (!row) return std::nullopt;
-  return KeySnapshot{select->ColumnInt64(0), select->ColumnInt64(1) != 0, select->ColumnInt64(2)};
+  return ContentDigest(request,
+                       [](v1::WriteSnapshotPartRequest& content) { content.clear_fence(); });
 }
 
 // Answers a part stored before: true when it was (the response then holds
@@ -120,7 +97,7 @@ absl::Status WriteSnapshotPart(db::WriteContext& tx, const PreparedSnapshotPart&
   const v1::WriteSnapshotPartRequest& request = *prepared.request;
   const std::string& key = request.idempotency_key();
   response->Clear();
-  ASSIGN_OR_RETURN(const std::optional<KeySnapshot> snapshot, FindSnapshot(tx, key));
+  ASSIGN_OR_RETURN(const std::optional<SnapshotOfKey> snapshot, FindSnapshotOfKey(tx, key));
   if (snapshot.has_value()) {
     ASSIGN_OR_RETURN(const bool stored,
                      AnswerStoredPart(tx, prepared, snapshot->snapshot_id, response));
@@ -172,6 +149,18 @@ absl::Status WriteSnapshotPart(db::WriteContext& tx, const PreparedSnapshotPart&
   response->set_skipped_items(static_cast<uint32_t>(counts.skipped));
   response->set_already_written(false);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<SnapshotOfKey>> FindSnapshotOfKey(db::WriteContext& tx,
+                                                               absl::string_view key) {
+  ASSIGN_OR_RETURN(db::CachedStatement select,
+                   tx.Prepare("SELECT snapshot_id, content_hash, open_since IS NOT NULL, "
+                              "taken_at FROM snapshots WHERE idempotency_key = ?1"));
+  RETURN_IF_ERROR(select->Bind(1, key));
+  ASSIGN_OR_RETURN(const bool row, select->Step());
+  if (!row) return std::nullopt;
+  return SnapshotOfKey{select->ColumnInt64(0), std::string(select->ColumnBlob(1)),
+                       select->ColumnInt64(2) != 0, select->ColumnInt64(3)};
 }
 
 absl::StatusOr<StoredSnapshotParts> ReadSnapshotParts(db::WriteContext& tx, int64_t snapshot_id) {

@@ -21,6 +21,7 @@
 #define COFFER_SERVICES_STORAGE_REPOS_SNAPSHOT_PARTS_REPO_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,20 @@ struct PreparedSnapshotPart {
                                              const v1::WriteSnapshotPartRequest& request,
                                              v1::WriteSnapshotPartResponse* response,
                                              absl::Time now);
+
+// The snapshot row of an idempotency key: what both writes look up first.
+struct SnapshotOfKey {
+  int64_t snapshot_id = 0;
+  // Empty while open.
+  std::string content_hash;
+  // Its parts are written, its commit is not (open_since is set).
+  bool open = false;
+  int64_t taken_at = 0;
+};
+
+// The snapshot of `key`, open or committed; nullopt when there is none.
+[[nodiscard]] absl::StatusOr<std::optional<SnapshotOfKey>> FindSnapshotOfKey(db::WriteContext& tx,
+                                                                             absl::string_view key);
 
 // What the write committing a snapshot's parts (WriteSnapshot) needs of
 // them.

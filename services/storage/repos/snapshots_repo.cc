@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/arena.h"
 
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
@@ -37,41 +36,19 @@ constexpr uint64_t kMaxInt64 = static_cast<uint64_t>(std::numeric_limits<int64_t
 // The digest of `request`'s content: everything but its idempotency key and
 // fence, which say who writes it, not what. `legacy`: see CanonicalBytes.
 absl::StatusOr<std::string> ContentHash(const v1::WriteSnapshotRequest& request, bool legacy) {
-  // The copy on an arena: one block freed at once rather than every item's
-  // strings one by one.
-  google::protobuf::Arena arena;
-  auto* content = google::protobuf::Arena::CreateMessage<v1::WriteSnapshotRequest>(&arena);
-  *content = request;
-  content->clear_idempotency_key();
-  content->clear_fence();
-  return Sha256(CanonicalBytes(*content, legacy));
-}
-
-// The snapshot row of an idempotency key.
-struct KeySnapshot {
-  int64_t snapshot_id = 0;
-  std::string content_hash;
-  // Its parts are written, its commit is not (open_since is set).
-  bool open = false;
-  int64_t taken_at = 0;
-};
-
-absl::StatusOr<std::optional<KeySnapshot>> FindSnapshot(db::WriteContext& tx,
-                                                        absl::string_view key) {
-  ASSIGN_OR_RETURN(db::CachedStatement select,
-                   tx.Prepare("SELECT snapshot_id, content_hash, open_since IS NOT NULL, "
-                              "taken_at FROM snapshots WHERE idempotency_key = ?1"));
-  RETURN_IF_ERROR(select->Bind(1, key));
-  ASSIGN_OR_RETURN(const bool row, select->Step());
-  if (!row) return std::nullopt;
-  return KeySnapshot{select->ColumnInt64(0), std::string(select->ColumnBlob(1)),
-                     select->ColumnInt64(2) != 0, select->ColumnInt64(3)};
+  return ContentDigest(
+      request,
+      [](v1::WriteSnapshotRequest& content) {
+        content.clear_idempotency_key();
+        content.clear_fence();
+      },
+      legacy);
 }
 
 // Answers a retry of the write that committed `snapshot` (already_written),
 // or ALREADY_EXISTS when the request's content is not that snapshot's.
 absl::Status AnswerCommitted(db::WriteContext& tx, const PreparedSnapshot& prepared,
-                             const KeySnapshot& snapshot, v1::WriteSnapshotResponse* response) {
+                             const SnapshotOfKey& snapshot, v1::WriteSnapshotResponse* response) {
   const v1::WriteSnapshotRequest& request = *prepared.request;
   bool same;
   if (request.parts() > 0) {
@@ -120,7 +97,7 @@ absl::Status InsertBlocks(db::WriteContext& tx, int64_t snapshot_id,
 // and the account history take them only now, with the request's own, read
 // back from snapshot_items as one set.
 absl::Status CommitParts(db::WriteContext& tx, const PreparedSnapshot& prepared,
-                         const KeySnapshot& snapshot, v1::WriteSnapshotResponse* response,
+                         const SnapshotOfKey& snapshot, v1::WriteSnapshotResponse* response,
                          int64_t now_nanos) {
   const v1::WriteSnapshotRequest& request = *prepared.request;
   const std::string& key = request.idempotency_key();
@@ -226,7 +203,7 @@ absl::Status WriteSnapshot(db::WriteContext& tx, const PreparedSnapshot& prepare
 
   // Before the fence, so a writer that lost its lease after committing can
   // still learn its write landed.
-  ASSIGN_OR_RETURN(const std::optional<KeySnapshot> existing, FindSnapshot(tx, key));
+  ASSIGN_OR_RETURN(const std::optional<SnapshotOfKey> existing, FindSnapshotOfKey(tx, key));
   if (existing.has_value() && !existing->open) {
     return AnswerCommitted(tx, prepared, *existing, response);
   }
