@@ -19,6 +19,7 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/storage/repos/account_filters.h"
+#include "services/storage/repos/open_snapshots.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/quoted.h"
@@ -307,8 +308,8 @@ absl::Status RemoveAccounts(db::WriteContext& tx, const v1::RemoveAccountsReques
             "account_history WHERE account_id = ?1 UNION ALL SELECT i.item_id "
             "FROM account_history_pending p CROSS JOIN snapshot_items i ON "
             "i.snapshot_id = p.snapshot_id AND i.account_id = ?1 WHERE ?1 >= p.merged_below)",
-            "DELETE FROM snapshot_items WHERE snapshot_id IN (SELECT snapshot_id FROM "
-            "snapshots WHERE open_since IS NOT NULL) AND account_id = ?1"}) {
+            "DELETE FROM snapshot_items WHERE snapshot_id IN " COFFER_OPEN_SNAPSHOT_IDS
+            " AND account_id = ?1"}) {
         ASSIGN_OR_RETURN(db::CachedStatement statement, tx.Prepare(sql));
         RETURN_IF_ERROR(statement->Bind(1, *id));
         RETURN_IF_ERROR(statement->Run());

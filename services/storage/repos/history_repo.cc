@@ -21,6 +21,7 @@
 #include "common/chain/caip.h"
 #include "common/status/status_macros.h"
 #include "services/storage/repos/digest.h"
+#include "services/storage/repos/open_snapshots.h"
 #include "services/storage/repos/paging.h"
 #include "services/storage/repos/proto_time.h"
 #include "services/storage/repos/query_plan.h"
@@ -180,8 +181,7 @@ std::string HistorySql(const HistoryFilters& filters, bool has_cursor) {
         absl::StrCat(HistoryColumns("i."),
                      "FROM snapshot_items i INDEXED BY snapshot_items_by_asset_time WHERE "
                      "i.asset_id = ?2 AND i.taken_at >= ?3 AND i.taken_at < ?4 AND "
-                     "i.snapshot_id NOT IN (SELECT snapshot_id FROM snapshots WHERE "
-                     "open_since IS NOT NULL)");
+                     "i.snapshot_id NOT IN " COFFER_OPEN_SNAPSHOT_IDS);
     if (has_cursor) absl::StrAppend(&sql, AfterCursor(filters, "i."));
     return absl::StrCat(sql, order);
   }

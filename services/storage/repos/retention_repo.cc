@@ -11,16 +11,16 @@
 
 #include "common/status/status_macros.h"
 #include "services/storage/repos/fence.h"
+#include "services/storage/repos/open_snapshots.h"
 #include "services/storage/repos/proto_time.h"
 
 namespace coffer::storage {
 namespace {
 
 // Open snapshots (written in parts, not committed yet) are never pruned nor
-// counted: ids listed once per statement from the partial index
-// snapshots_open, so the taken_at index still covers the snapshots read.
-#define COFFER_COMMITTED_SNAPSHOT \
-  "snapshot_id NOT IN (SELECT snapshot_id FROM snapshots WHERE open_since IS NOT NULL)"
+// counted (open_snapshots.h: the taken_at index still covers the snapshots
+// read).
+#define COFFER_COMMITTED_SNAPSHOT "snapshot_id NOT IN " COFFER_OPEN_SNAPSHOT_IDS
 // The snapshots past the limits, as an ordering bound: every (taken_at,
 // snapshot_id) before (?1, ?2), open ones aside. Written as a range on
 // taken_at so the snapshots_by_taken_at index serves it; SQLite 3.15 has no
