@@ -30,6 +30,14 @@ constexpr char kUsdc[] = "eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606e
 std::string Account(int i) { return absl::StrCat("eip155:1:0x", 1000000 + i); }
 
 // How many runs of this process recorded `stage` so far.
+// What a run is cancelled with (CancelRun, a timeout).
+v1::Error CancelReason(const std::string& message) {
+  v1::Error reason;
+  reason.set_code(v1::Error::CANCELLED);
+  reason.set_message(message);
+  return reason;
+}
+
 uint64_t StageCount(const std::string& stage) {
   for (const metrics::MetricSnapshot& metric :
        metrics::Registry::Global().Snapshot("coffer_scheduler_run_stage_seconds")) {
@@ -550,10 +558,7 @@ TEST_F(RefreshBalancesRunTest, AForcedRunBypassesCaches) {
 TEST_F(RefreshBalancesRunTest, CancelStopsNewCallsAndWritesNothing) {
   auto run = Start();
   ASSERT_EQ(fetcher_.pending.size(), 2u);
-  v1::Error reason;
-  reason.set_code(v1::Error::CANCELLED);
-  reason.set_message("cancelled by alice");
-  run->Cancel(reason);
+  run->Cancel(CancelReason("cancelled by alice"));
   EXPECT_FALSE(outcome_.has_value());  // two calls still out
   fetcher_.AnswerOne();
   EXPECT_TRUE(fetcher_.pending.size() == 1u);  // no third batch started
@@ -563,7 +568,7 @@ TEST_F(RefreshBalancesRunTest, CancelStopsNewCallsAndWritesNothing) {
   EXPECT_EQ(outcome_->error.message(), "cancelled by alice");
   EXPECT_EQ(fetcher_.calls, 2u);
   EXPECT_TRUE(storage_.written.empty());
-  run->Cancel(reason);  // after the end: nothing
+  run->Cancel(CancelReason("cancelled by alice"));  // after the end: nothing
 }
 
 TEST_F(RefreshBalancesRunTest, ProgressCountsAccountsAgainstTheTotal) {
@@ -668,10 +673,7 @@ TEST_F(RefreshBalancesRunTest, AListingErrorWithBatchesOutFailsTheRunOnceTheyAns
   EXPECT_EQ(fetcher_.pending.size(), 1u);  // no third batch
   EXPECT_FALSE(outcome_.has_value());
   // A cancel now does not turn the failure into a cancel.
-  v1::Error reason;
-  reason.set_code(v1::Error::CANCELLED);
-  reason.set_message("cancelled by alice");
-  run->Cancel(reason);
+  run->Cancel(CancelReason("cancelled by alice"));
   fetcher_.AnswerOne();
   ASSERT_TRUE(outcome_.has_value());
   EXPECT_EQ(outcome_->state, v1::RUN_STATE_FAILED);
@@ -695,10 +697,7 @@ TEST_F(RefreshBalancesRunTest, CancelWhileListingAndFetchingEndsWhenBothAnswered
   storage_.AnswerHeldPage();
   ASSERT_EQ(fetcher_.pending.size(), 2u);
   ASSERT_EQ(storage_.held_pages.size(), 1u);
-  v1::Error reason;
-  reason.set_code(v1::Error::CANCELLED);
-  reason.set_message("run timed out");
-  run->Cancel(reason);
+  run->Cancel(CancelReason("run timed out"));
   fetcher_.AnswerOne();
   EXPECT_EQ(fetcher_.pending.size(), 1u);
   storage_.AnswerHeldPage();
@@ -1059,10 +1058,7 @@ TEST_F(RefreshBalancesRunTest, ACancelWithAPartInFlightEndsCancelledOnceItAnswer
   fetcher_.AnswerOne();
   fetcher_.AnswerOne();
   ASSERT_EQ(storage_.parts.size(), 1u);
-  v1::Error reason;
-  reason.set_code(v1::Error::CANCELLED);
-  reason.set_message("cancelled by alice");
-  run->Cancel(reason);
+  run->Cancel(CancelReason("cancelled by alice"));
   fetcher_.AnswerOne();
   fetcher_.AnswerOne();
   EXPECT_TRUE(fetcher_.pending.empty());  // no new batch
@@ -1087,10 +1083,7 @@ TEST_F(RefreshBalancesRunTest, APartFailingAfterACancelEndsCancelled) {
   auto run = Start();
   fetcher_.AnswerAll();
   ASSERT_EQ(storage_.parts.size(), 1u);
-  v1::Error reason;
-  reason.set_code(v1::Error::CANCELLED);
-  reason.set_message("run timed out");
-  run->Cancel(reason);
+  run->Cancel(CancelReason("run timed out"));
   EXPECT_FALSE(outcome_.has_value());
   storage_.AnswerHeldPart(absl::UnavailableError("storage went away"));
   ASSERT_TRUE(outcome_.has_value());
