@@ -73,11 +73,7 @@ class AbandonedSnapshotsTest : public RepoTestBase {
 
   // Snapshot `key`'s rows: itself, its items and its parts.
   std::string RowsOf(const std::string& key) {
-    const std::string id =
-        absl::StrCat("(SELECT snapshot_id FROM snapshots WHERE idempotency_key = '", key, "')");
-    return absl::StrCat(Count(absl::StrCat("snapshots WHERE snapshot_id = ", id)), " ",
-                        Count(absl::StrCat("snapshot_items WHERE snapshot_id = ", id)), " ",
-                        Count(absl::StrCat("snapshot_parts WHERE snapshot_id = ", id)));
+    return RowsOfSnapshot(key, [this](const std::string& rows) { return Count(rows); });
   }
 };
 

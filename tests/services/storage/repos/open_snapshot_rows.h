@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 #include "common/status/status_macros.h"
@@ -84,6 +85,19 @@ inline absl::StatusOr<int64_t> InsertOpenSnapshot(db::WriteContext& tx,
     insert_part->Reset();
   }
   return snapshot_id;
+}
+
+// Snapshot `key`'s rows as "snapshots items parts" counts: "1 2 2" for an
+// open snapshot of two items in two parts, "0 0 0" once it is deleted.
+// `count` answers how many rows a "table WHERE ..." clause selects (the
+// fixture's Count).
+template <typename CountRows>
+std::string RowsOfSnapshot(const std::string& key, CountRows count) {
+  const std::string id =
+      absl::StrCat("(SELECT snapshot_id FROM snapshots WHERE idempotency_key = '", key, "')");
+  return absl::StrCat(count(absl::StrCat("snapshots WHERE snapshot_id = ", id)), " ",
+                      count(absl::StrCat("snapshot_items WHERE snapshot_id = ", id)), " ",
+                      count(absl::StrCat("snapshot_parts WHERE snapshot_id = ", id)));
 }
 
 }  // namespace coffer::storage
