@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/util/time_util.h"
 
+#include "common/config/proto_timestamp.h"
 #include "common/metrics/histogram.h"
 #include "common/metrics/registry.h"
 
@@ -55,10 +55,6 @@ const StageHistograms& Stages() {
 
 void Record(metrics::Histogram& histogram, SteadyClock::duration elapsed) {
   histogram.Record(absl::FromChrono(elapsed));
-}
-
-google::protobuf::Timestamp TimestampOf(absl::Time time) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
 }
 
 bool PinsTag(const v1::RefreshBalancesParams& params) {
@@ -421,7 +417,7 @@ v1::WriteSnapshotPartRequest RefreshBalancesRun::TakePart() {
   *request.mutable_fence() = options_.fence;
   request.set_idempotency_key(options_.run_id);
   request.set_part(parts_sent_);
-  *request.mutable_taken_at() = TimestampOf(options_.taken_at);
+  *request.mutable_taken_at() = config::TimeToProto(options_.taken_at);
   request.mutable_items()->Reserve(static_cast<int>(waiting_items_));
   // In the listing's order, as the commit's.
   std::sort(waiting_batches_.begin(), waiting_batches_.end());
@@ -467,7 +463,7 @@ void RefreshBalancesRun::WriteSnapshot() {
     *request.mutable_fence() = options_.fence;
     request.set_idempotency_key(options_.run_id);
     request.set_run_id(options_.run_id);
-    *request.mutable_taken_at() = TimestampOf(options_.taken_at);
+    *request.mutable_taken_at() = config::TimeToProto(options_.taken_at);
     request.set_parts(parts_sent_);
     for (const v1::BlockRef& block : blocks_) *request.add_blocks() = block;
     // Batches sent in parts are empty by now.
