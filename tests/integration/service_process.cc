@@ -31,8 +31,13 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Starts `argv` with stdout and stderr appended to `log_path`, in `cwd`.
+// Standard output and error go to `log_path` (appended), or error to
+// `stderr_path` when that is set; standard input comes from `stdin_path`
+// when set.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path,
-                            const std::string& cwd, const std::vector<std::string>& extra_env) {
+                            const std::string& cwd, const std::vector<std::string>& extra_env,
+                            const std::string& stderr_path = "",
+                            const std::string& stdin_path = "") {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -52,6 +57,19 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
       dup2(log, STDOUT_FILENO);
       dup2(log, STDERR_FILENO);
       close(log);
+    }
+    if (!stderr_path.empty()) {
+      int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err >= 0) {
+        dup2(err, STDERR_FILENO);
+        close(err);
+      }
+    }
+    if (!stdin_path.empty()) {
+      int in = open(stdin_path.c_str(), O_RDONLY);
+      if (in < 0) _exit(125);
+      dup2(in, STDIN_FILENO);
+      close(in);
     }
     if (chdir(cwd.c_str()) != 0) _exit(126);
     sigset_t none;
@@ -177,23 +195,38 @@ std::string ServiceProcess::Log() const { return ReadFile(log_path_); }
 absl::StatusOr<CommandResult> RunCommand(const std::string& binary,
                                          const std::vector<std::string>& args,
                                          absl::Duration timeout) {
+  absl::StatusOr<CommandOutput> result =
+      RunCommandWith({.binary = binary, .args = args, .timeout = timeout, .split_stderr = false});
+  if (!result.ok()) return result.status();
+  return CommandResult{result->exit_code, std::move(result->stdout_text)};
+}
+
+absl::StatusOr<CommandOutput> RunCommandWith(const CommandSpec& spec) {
   std::string directory = MakeTestDirectory("command");
-  std::string log_path = directory + "/output.log";
-  std::vector<std::string> argv = {binary};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<pid_t> pid = Spawn(argv, log_path, directory, {});
+  std::string stdout_path = directory + "/stdout.log";
+  std::string stderr_path = spec.split_stderr ? directory + "/stderr.log" : "";
+  std::string stdin_path;
+  if (spec.stdin_text.has_value()) {
+    stdin_path = directory + "/stdin.txt";
+    std::ofstream(stdin_path) << *spec.stdin_text;
+  }
+  std::vector<std::string> argv = {spec.binary};
+  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+  absl::StatusOr<pid_t> pid = Spawn(argv, stdout_path, spec.cwd.empty() ? directory : spec.cwd,
+                                    spec.env, stderr_path, stdin_path);
   if (!pid.ok()) return pid.status();
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = absl::Now() + spec.timeout;
   int status = 0;
   while (waitpid(*pid, &status, WNOHANG) == 0) {
     if (absl::Now() > deadline) {
       kill(*pid, SIGKILL);
       waitpid(*pid, &status, 0);
-      return absl::DeadlineExceededError(absl::StrCat(binary, " did not finish"));
+      return absl::DeadlineExceededError(absl::StrCat(spec.binary, " did not finish"));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return CommandResult{ExitCodeOf(status), ReadFile(log_path)};
+  return CommandOutput{ExitCodeOf(status), ReadFile(stdout_path),
+                       spec.split_stderr ? ReadFile(stderr_path) : ""};
 }
 
 }  // namespace coffer::testing

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,27 @@ struct CommandResult {
 absl::StatusOr<CommandResult> RunCommand(const std::string& binary,
                                          const std::vector<std::string>& args,
                                          absl::Duration timeout = absl::Seconds(30));
+
+// A command run with its standard error apart from its output (a CLI's
+// document on stdout, its progress and errors on stderr), text on its
+// standard input, extra environment ("NAME=value") and a working directory
+// (empty: a fresh one).
+struct CommandSpec {
+  std::string binary;
+  std::vector<std::string> args;
+  std::optional<std::string> stdin_text = std::nullopt;
+  std::vector<std::string> env = {};
+  std::string cwd = "";
+  absl::Duration timeout = absl::Seconds(30);
+  // False: stderr joins stdout_text.
+  bool split_stderr = true;
+};
+struct CommandOutput {
+  int exit_code;
+  std::string stdout_text;
+  std::string stderr_text;
+};
+absl::StatusOr<CommandOutput> RunCommandWith(const CommandSpec& spec);
 
 }  // namespace coffer::testing
 

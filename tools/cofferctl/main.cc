@@ -1,8 +1,9 @@
-// cofferctl: the command-line client of a coffer stack.
-//
-// This first version has one subcommand, `status`: health and
-// Admin.GetStatus of all three services. The rest (accounts, balances,
-// portfolio, tasks, ...) follows with the services themselves.
+// cofferctl: the command-line client of a coffer stack. Each command group
+// lives in its own file (*_command(s).cc) and is listed in AllCommands();
+// this file parses the command line, finds the command, checks its flags,
+// runs it and turns its result into output and an exit status.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,91 +11,124 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "grpc/health/v1/health.grpc.pb.h"
+#include "absl/strings/str_join.h"
 
-#include "coffer/v1/admin.grpc.pb.h"
+#include "common/client/coffer_client.h"
 #include "common/config/flags.h"
-#include "common/grpc/async_client.h"
-#include "common/grpc/channel.h"
-#include "common/grpc/client_queue.h"
-#include "tools/cofferctl/status_table.h"
-
-ABSL_FLAG(std::string, fetcher, "127.0.0.1:50051", "Address of coffer-fetcher");
-ABSL_FLAG(std::string, storage, "127.0.0.1:50052", "Address of coffer-storage");
-ABSL_FLAG(std::string, scheduler, "127.0.0.1:50053", "Address of coffer-scheduler");
-ABSL_FLAG(std::string, output, "table", "Output format: table (for people) or json (for scripts)");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each call");
+#include "tools/cofferctl/command.h"
+#include "tools/cofferctl/command_list.h"
+#include "tools/cofferctl/flags.h"
 
 namespace {
 
+using coffer::cofferctl::Command;
+
 constexpr char kUsage[] =
-    "the command-line client of a coffer stack.\n"
-    "\n"
-    "Usage: cofferctl [flags] <command>\n"
-    "\n"
-    "Commands:\n"
-    "  status   health and status of fetcher, storage and scheduler\n"
-    "\n"
-    "Service addresses come from --fetcher/--storage/--scheduler or\n"
-    "COFFER_FETCHER/COFFER_STORAGE/COFFER_SCHEDULER.";
+    "the command-line client of a coffer stack. `cofferctl --help` lists the commands.";
 
-using coffer::cofferctl::ServiceStatus;
-using grpc::health::v1::Health;
+bool IsHelpArgument(const std::string& arg) {
+  return arg == "--help" || arg == "-help" || arg == "-h" || arg == "--h";
+}
 
-ServiceStatus QueryService(const std::string& name, const std::string& address,
-                           coffer::grpc_util::ClientQueue& queue) {
-  ServiceStatus result;
-  result.name = name;
-  result.address = address;
-  auto channel = coffer::grpc_util::MakeChannel(address);
-  coffer::grpc_util::CallOptions options;
-  options.timeout = absl::GetFlag(FLAGS_timeout);
-
-  coffer::grpc_util::AsyncClient<Health> health(channel, &queue);
-  auto check = health.CallBlocking(&Health::Stub::PrepareAsyncCheck,
-                                   grpc::health::v1::HealthCheckRequest(), options);
-  if (!check.ok()) {
-    result.health = "UNREACHABLE";
-    result.error = check.status().ToString();
-    return result;
-  }
-  result.health = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(check->status());
-
-  coffer::grpc_util::AsyncClient<coffer::v1::Admin> admin(channel, &queue);
-  auto status = admin.CallBlocking(&coffer::v1::Admin::Stub::PrepareAsyncGetStatus,
-                                   coffer::v1::GetStatusRequest(), options);
-  if (!status.ok()) {
-    result.error = status.status().ToString();
-    return result;
-  }
-  result.status = *status;
-  return result;
+// "storage at 127.0.0.1:50052: accounts[0].account_id: ... (INVALID_ARGUMENT)".
+std::string ErrorLine(const absl::Status& status) {
+  return absl::StrCat(status.message(), " (", absl::StatusCodeToString(status.code()), ")");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> args = coffer::config::ParseCommandLine(argc, argv, kUsage);
-  if (args.size() != 2 || std::string(args[1]) != "status") {
-    std::fprintf(stderr, "cofferctl: expected one command (status); see cofferctl --help\n");
+  // --help belongs to the command it follows, so it is taken out before
+  // Abseil (which would print every flag of the binary) sees it.
+  std::vector<std::string> original(argv + 1, argv + argc);
+  std::vector<char*> kept = {argv[0]};
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      kept.insert(kept.end(), argv + i, argv + argc);
+      break;
+    }
+    if (IsHelpArgument(arg)) {
+      help = true;
+    } else {
+      kept.push_back(argv[i]);
+    }
+  }
+  std::vector<char*> parsed =
+      coffer::config::ParseCommandLine(static_cast<int>(kept.size()), kept.data(), kUsage);
+  std::vector<std::string> positional(parsed.begin() + 1, parsed.end());
+  const std::vector<Command> commands = coffer::cofferctl::AllCommands();
+
+  if (positional.empty()) {
+    std::cout << coffer::cofferctl::OverviewHelp(commands);
+    return help ? 0 : 2;
+  }
+  size_t matched = 0;
+  const Command* command = coffer::cofferctl::FindCommand(commands, positional, &matched);
+  if (command == nullptr) {
+    const std::string group = coffer::cofferctl::GroupHelp(commands, positional[0]);
+    if (!group.empty()) {
+      if (help) {
+        std::cout << group;
+        return 0;
+      }
+      std::cerr << "cofferctl " << positional[0] << ": "
+                << (positional.size() > 1 ? "unknown command " + positional[1]
+                                          : std::string("which command?"))
+                << "\n"
+                << group;
+      return 2;
+    }
+    std::cerr << "cofferctl: unknown command \"" << positional[0] << "\"; see cofferctl --help\n";
     return 2;
   }
-  std::string output = absl::GetFlag(FLAGS_output);
+  const std::string name = coffer::cofferctl::CommandName(*command);
+  if (help) {
+    std::cout << coffer::cofferctl::CommandHelp(*command);
+    return 0;
+  }
+  std::vector<std::string> foreign = coffer::cofferctl::ForeignFlags(*command, original);
+  if (!foreign.empty()) {
+    std::cerr << "cofferctl " << name << ": --" << absl::StrJoin(foreign, ", --")
+              << (foreign.size() == 1 ? " is not a flag" : " are not flags")
+              << " of this command; see cofferctl " << name << " --help\n";
+    return 2;
+  }
+  const std::string output = absl::GetFlag(FLAGS_output);
   if (output != "table" && output != "json") {
-    std::fprintf(stderr, "cofferctl: --output must be table or json, not \"%s\"\n", output.c_str());
+    std::cerr << "cofferctl: --output must be table or json, not \"" << output << "\"\n";
     return 2;
   }
-  coffer::grpc_util::ClientQueue queue("cofferctl");
-  std::vector<ServiceStatus> services = {
-      QueryService("fetcher", absl::GetFlag(FLAGS_fetcher), queue),
-      QueryService("storage", absl::GetFlag(FLAGS_storage), queue),
-      QueryService("scheduler", absl::GetFlag(FLAGS_scheduler), queue),
-  };
-  std::cout << (output == "json" ? coffer::cofferctl::StatusJson(services)
-                                 : coffer::cofferctl::StatusTable(services));
-  for (const ServiceStatus& service : services) {
-    if (service.health != "SERVING") return 1;
+  if (absl::GetFlag(FLAGS_timeout) <= absl::ZeroDuration()) {
+    std::cerr << "cofferctl: --timeout must be positive\n";
+    return 2;
   }
-  return 0;
+
+  coffer::client::CofferClient coffer({.fetcher = absl::GetFlag(FLAGS_fetcher),
+                                       .storage = absl::GetFlag(FLAGS_storage),
+                                       .scheduler = absl::GetFlag(FLAGS_scheduler)},
+                                      absl::GetFlag(FLAGS_timeout));
+  coffer::cofferctl::CommandContext ctx{
+      .coffer = coffer,
+      .output = output == "json" ? coffer::cofferctl::OutputFormat::kJson
+                                 : coffer::cofferctl::OutputFormat::kTable,
+      .timeout = absl::GetFlag(FLAGS_timeout),
+      .args = std::vector<std::string>(positional.begin() + matched, positional.end()),
+      .out = std::cout,
+      .err = std::cerr,
+      .interactive = isatty(STDERR_FILENO) == 1,
+  };
+  absl::Status status = command->run(ctx);
+  std::cout.flush();
+  if (coffer::cofferctl::IsUsageError(status)) {
+    std::cerr << "cofferctl " << name << ": " << status.message() << "\nsee cofferctl " << name
+              << " --help\n";
+    return 2;
+  }
+  if (!status.ok()) {
+    std::cerr << "cofferctl " << name << ": " << ErrorLine(status) << "\n";
+    return 1;
+  }
+  return ctx.exit_code;
 }

@@ -1,0 +1,36 @@
+// cofferctl's flags that more than one command reads, and the common ones
+// every command accepts. A flag only one command group reads is defined in
+// that group's file. Every flag also reads COFFER_<NAME> from the
+// environment (common/config/flags.h): COFFER_STORAGE, COFFER_OUTPUT, ...
+#ifndef COFFER_TOOLS_COFFERCTL_FLAGS_H_
+#define COFFER_TOOLS_COFFERCTL_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/time/time.h"
+
+// Common: where the services are, how to print, how long a call may take.
+ABSL_DECLARE_FLAG(std::string, fetcher);
+ABSL_DECLARE_FLAG(std::string, storage);
+ABSL_DECLARE_FLAG(std::string, scheduler);
+ABSL_DECLARE_FLAG(std::string, output);
+ABSL_DECLARE_FLAG(absl::Duration, timeout);
+
+// Shared by several commands.
+ABSL_DECLARE_FLAG(std::vector<std::string>, account);
+ABSL_DECLARE_FLAG(std::vector<std::string>, asset);
+ABSL_DECLARE_FLAG(std::string, chain);
+ABSL_DECLARE_FLAG(std::vector<std::string>, tag);
+ABSL_DECLARE_FLAG(std::string, file);
+ABSL_DECLARE_FLAG(std::string, since);
+ABSL_DECLARE_FLAG(std::string, until);
+ABSL_DECLARE_FLAG(int32_t, limit);
+ABSL_DECLARE_FLAG(std::string, quote);
+ABSL_DECLARE_FLAG(bool, wait);
+ABSL_DECLARE_FLAG(std::string, task);
+ABSL_DECLARE_FLAG(bool, force);
+
+#endif  // COFFER_TOOLS_COFFERCTL_FLAGS_H_
