@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
@@ -18,6 +19,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+
+ABSL_FLAG(bool, flags_markdown, false,
+          "Print this binary's own flags (not the shared ones) as a Markdown table and exit");
 
 namespace coffer::config {
 namespace {
@@ -106,6 +110,10 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usa
   // --help and malformed command lines are reported before the environment:
   // --help must work even in a broken environment.
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_flags_markdown)) {
+    std::fputs(FlagReferenceMarkdown(FlagSet::kOwn).c_str(), stdout);
+    std::exit(0);
+  }
   if (!env_status.ok()) {
     std::fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "coffer",
                  std::string(env_status.message()).c_str());
@@ -114,11 +122,13 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usa
   return args;
 }
 
-std::string FlagReferenceMarkdown() {
+std::string FlagReferenceMarkdown(FlagSet set) {
   std::string table =
       "| Flag | Environment variable | Default | Description |\n"
       "| --- | --- | --- | --- |\n";
   for (const absl::CommandLineFlag* flag : ProjectFlags()) {
+    const bool shared = absl::StartsWith(flag->Filename(), "common/");
+    if ((set == FlagSet::kShared && !shared) || (set == FlagSet::kOwn && shared)) continue;
     absl::StrAppend(&table, "| `--", flag->Name(), "` | `", EnvVarForFlag(flag->Name()), "` | ",
                     MarkdownDefault(flag->DefaultValue()), " | ", MarkdownCell(flag->Help()),
                     " |\n");

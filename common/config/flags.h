@@ -35,7 +35,9 @@ namespace coffer::config {
 
 // Parses the process's flags: sets the usage message shown by --help, applies
 // environment fallbacks, then parses argv with absl::ParseCommandLine (which
-// handles --help and exits on unknown or malformed flags). Returns argv[0]
+// handles --help and exits on unknown or malformed flags). With
+// --flags_markdown it prints FlagReferenceMarkdown(FlagSet::kOwn) and exits
+// 0 (the README's per-binary tables). Returns argv[0]
 // followed by the positional arguments. If an environment value is rejected
 // by its flag, prints one line naming each bad variable and its flag to
 // stderr and exits with status 1.
@@ -62,10 +64,14 @@ bool IsProjectFlag(const absl::CommandLineFlag& flag);
 // All live (not retired) project flags linked into this binary, by name.
 std::vector<absl::CommandLineFlag*> ProjectFlags();
 
-// A Markdown table of ProjectFlags(): flag, environment variable, default and
-// help text, one row per flag. The README's configuration reference is
-// generated from it so it cannot drift from the code.
-std::string FlagReferenceMarkdown();
+// Which of ProjectFlags() a reference lists: the flags every binary shares
+// (defined under common/), a binary's own (defined anywhere else), or all.
+enum class FlagSet { kAll, kShared, kOwn };
+
+// A Markdown table of ProjectFlags() in `set`: flag, environment variable,
+// default and help text, one row per flag. The README's configuration
+// reference is generated from it so it cannot drift from the code.
+std::string FlagReferenceMarkdown(FlagSet set = FlagSet::kAll);
 
 }  // namespace coffer::config
 

@@ -6,6 +6,6 @@
 
 int main(int argc, char** argv) {
   coffer::config::ParseCommandLine(argc, argv, "prints the common flags as Markdown");
-  std::cout << coffer::config::FlagReferenceMarkdown();
+  std::cout << coffer::config::FlagReferenceMarkdown(coffer::config::FlagSet::kShared);
   return 0;
 }

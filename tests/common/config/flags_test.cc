@@ -199,5 +199,17 @@ TEST(FlagReferenceMarkdownTest, OneRowPerProjectFlag) {
   EXPECT_THAT(table, Not(HasSubstr("flagfile")));
 }
 
+// The test's flags are defined under tests/, the parser's own under common/:
+// a binary's own table holds the former, the shared table the latter.
+TEST(FlagReferenceMarkdownTest, SharedAndOwnSplitByWhereAFlagIsDefined) {
+  const std::string own = FlagReferenceMarkdown(FlagSet::kOwn);
+  const std::string shared = FlagReferenceMarkdown(FlagSet::kShared);
+
+  EXPECT_THAT(own, HasSubstr("`--test_port`"));
+  EXPECT_THAT(own, Not(HasSubstr("`--flags_markdown`")));
+  EXPECT_THAT(shared, HasSubstr("`--flags_markdown`"));
+  EXPECT_THAT(shared, Not(HasSubstr("`--test_port`")));
+}
+
 }  // namespace
 }  // namespace coffer::config
