@@ -14,17 +14,7 @@ using grpc::health::v1::HealthCheckResponse;
 
 IntegrationTestBase::IntegrationTestBase() : directory_(MakeTestDirectory("integration")) {}
 
-std::string IntegrationTestBase::NameOf(Service service) {
-  switch (service) {
-    case Service::kFetcher:
-      return "fetcher";
-    case Service::kStorage:
-      return "storage";
-    case Service::kScheduler:
-      return "scheduler";
-  }
-  return "unknown";
-}
+std::string IntegrationTestBase::NameOf(Service service) { return client::ServiceName(service); }
 
 std::string IntegrationTestBase::BinaryPath(Service service) {
   std::string name = NameOf(service);

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
+#include "common/client/coffer_client.h"
 #include "common/grpc/async_client.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/client_queue.h"
@@ -28,7 +29,8 @@
 
 namespace coffer::testing {
 
-enum class Service { kFetcher, kStorage, kScheduler };
+// The three services, named as the client library names them.
+using Service = client::Service;
 
 class IntegrationTestBase : public ::testing::Test {
  protected:
