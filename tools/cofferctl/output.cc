@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "common/chain/amount.h"
@@ -59,9 +61,13 @@ std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
   auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    // Only a malformed message (an Any of an unknown type) gets here.
-    return absl::StrCat("{\"error\": \"cannot print as JSON: ",
-                        absl::CHexEscape(std::string(status.message())), "\"}\n");
+    // Only a malformed message (an Any of an unknown type) gets here; the
+    // document says so in valid JSON.
+    google::protobuf::Struct error;
+    (*error.mutable_fields())["error"].set_string_value(
+        absl::StrCat("cannot print as JSON: ", status.message().ToString()));
+    json.clear();
+    (void)google::protobuf::util::MessageToJsonString(error, &json, options);
   }
   if (json.empty() || json.back() != '\n') json += '\n';
   return json;
@@ -77,17 +83,17 @@ std::string FormatAmount(const v1::Amount& amount) {
   return FormatAmount(amount.units(), amount.decimals());
 }
 
-std::string FormatTime(absl::Time time) {
+std::string FormatAbslTime(absl::Time time) {
   if (time == absl::UnixEpoch() || time == absl::InfinitePast()) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& time) {
   if (time.seconds() == 0 && time.nanos() == 0) return "-";
-  return FormatTime(absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos()));
+  return FormatAbslTime(absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos()));
 }
 
-std::string FormatDuration(absl::Duration duration) {
+std::string FormatAbslDuration(absl::Duration duration) {
   if (duration == absl::ZeroDuration()) return "-";
   // Below a second, milliseconds; above, whole seconds: the rest is noise
   // in a table.
@@ -104,7 +110,8 @@ std::string FormatDuration(absl::Duration duration) {
 }
 
 std::string FormatDuration(const google::protobuf::Duration& duration) {
-  return FormatDuration(absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos()));
+  return FormatAbslDuration(absl::Seconds(duration.seconds()) +
+                            absl::Nanoseconds(duration.nanos()));
 }
 
 absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text, absl::Time now) {

@@ -60,11 +60,13 @@ std::string FormatAmount(absl::string_view units, uint32_t decimals);
 
 // RFC 3339 in UTC to the second ("2026-11-27T08:00:00Z"); "-" when unset
 // (a zero Timestamp).
+// (The absl::Time and absl::Duration forms have their own names: Abseil's
+// FormatTime/FormatDuration would make unqualified calls ambiguous.)
 std::string FormatTime(const google::protobuf::Timestamp& time);
-std::string FormatTime(absl::Time time);
+std::string FormatAbslTime(absl::Time time);
 // "5m", "1h30m", "250ms"; "-" when zero.
 std::string FormatDuration(const google::protobuf::Duration& duration);
-std::string FormatDuration(absl::Duration duration);
+std::string FormatAbslDuration(absl::Duration duration);
 
 // A time on the command line: RFC 3339 ("2026-11-01T00:00:00Z"), a date
 // ("2026-11-01", midnight UTC) or an age before `now` ("24h", "7d", "90m").
