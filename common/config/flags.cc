@@ -79,9 +79,14 @@ std::vector<absl::CommandLineFlag*> ProjectFlags() {
   return flags;
 }
 
-absl::Status ApplyEnvironmentFallbacks() {
+bool EnvironmentFallbacks::Covers(absl::string_view flag_name) const {
+  return only.empty() || std::find(only.begin(), only.end(), flag_name) != only.end();
+}
+
+absl::Status ApplyEnvironmentFallbacks(const EnvironmentFallbacks& environment) {
   std::vector<std::string> errors;
   for (absl::CommandLineFlag* flag : ProjectFlags()) {
+    if (!environment.Covers(flag->Name())) continue;
     const std::string var = EnvVarForFlag(flag->Name());
     const char* value = std::getenv(var.c_str());
     if (value == nullptr || *value == '\0') continue;
@@ -95,6 +100,11 @@ absl::Status ApplyEnvironmentFallbacks() {
 }
 
 std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usage) {
+  return ParseCommandLine(argc, argv, usage, EnvironmentFallbacks());
+}
+
+std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usage,
+                                    const EnvironmentFallbacks& environment) {
   absl::SetProgramUsageMessage(usage);
   // --help lists the project's flags (Abseil's default lists only those
   // defined in the file holding main(), which here are none).
@@ -106,12 +116,12 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usa
   absl::SetFlagsUsageConfig(usage_config);
   // Environment first, so that parsing argv afterwards overwrites it: the
   // command line wins without asking Abseil which flags it saw.
-  const absl::Status env_status = ApplyEnvironmentFallbacks();
+  const absl::Status env_status = ApplyEnvironmentFallbacks(environment);
   // --help and malformed command lines are reported before the environment:
   // --help must work even in a broken environment.
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_flags_markdown)) {
-    std::fputs(FlagReferenceMarkdown(FlagSet::kOwn).c_str(), stdout);
+    std::fputs(FlagReferenceMarkdown(FlagSet::kOwn, environment).c_str(), stdout);
     std::exit(0);
   }
   if (!env_status.ok()) {
@@ -122,14 +132,17 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usa
   return args;
 }
 
-std::string FlagReferenceMarkdown(FlagSet set) {
+std::string FlagReferenceMarkdown(FlagSet set, const EnvironmentFallbacks& environment) {
   std::string table =
       "| Flag | Environment variable | Default | Description |\n"
       "| --- | --- | --- | --- |\n";
   for (const absl::CommandLineFlag* flag : ProjectFlags()) {
     const bool shared = absl::StartsWith(flag->Filename(), "common/");
     if ((set == FlagSet::kShared && !shared) || (set == FlagSet::kOwn && shared)) continue;
-    absl::StrAppend(&table, "| `--", flag->Name(), "` | `", EnvVarForFlag(flag->Name()), "` | ",
+    const std::string variable = environment.Covers(flag->Name())
+                                     ? absl::StrCat("`", EnvVarForFlag(flag->Name()), "`")
+                                     : "-";
+    absl::StrAppend(&table, "| `--", flag->Name(), "` | ", variable, " | ",
                     MarkdownDefault(flag->DefaultValue()), " | ", MarkdownCell(flag->Help()),
                     " |\n");
   }

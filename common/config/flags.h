@@ -33,6 +33,17 @@
 
 namespace coffer::config {
 
+// Which project flags read COFFER_<FLAG> from the environment: every one
+// (the services, which a container's environment configures), or only the
+// ones named (cofferctl: its service addresses and output format, never a
+// command's own flags, which an exported variable would otherwise set behind
+// a person's back on every later command).
+struct EnvironmentFallbacks {
+  // Empty: every project flag.
+  std::vector<std::string> only = {};
+  bool Covers(absl::string_view flag_name) const;
+};
+
 // Parses the process's flags: sets the usage message shown by --help, applies
 // environment fallbacks, then parses argv with absl::ParseCommandLine (which
 // handles --help and exits on unknown or malformed flags). With
@@ -42,6 +53,10 @@ namespace coffer::config {
 // by its flag, prints one line naming each bad variable and its flag to
 // stderr and exits with status 1.
 // Call once, from main(), before any other thread starts.
+//
+// `environment` narrows which flags read the environment (default: all).
+std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usage,
+                                    const EnvironmentFallbacks& environment);
 std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usage);
 
 // Sets each project flag whose environment variable is set and non-empty.
@@ -50,7 +65,7 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, absl::string_view usa
 // one line: "COFFER_PORT=abc is not a valid value for --port; COFFER_LOG_LEVEL=
 // loud is not a valid value for --log_level: unknown log level ...".
 // ParseCommandLine() calls this before parsing argv; public for tests and tools.
-[[nodiscard]] absl::Status ApplyEnvironmentFallbacks();
+[[nodiscard]] absl::Status ApplyEnvironmentFallbacks(const EnvironmentFallbacks& environment = {});
 
 // The environment variable that supplies `flag_name`: "COFFER_" followed by
 // the name in upper case ("db_key_file" -> "COFFER_DB_KEY_FILE").
@@ -71,7 +86,9 @@ enum class FlagSet { kAll, kShared, kOwn };
 // A Markdown table of ProjectFlags() in `set`: flag, environment variable,
 // default and help text, one row per flag. The README's configuration
 // reference is generated from it so it cannot drift from the code.
-std::string FlagReferenceMarkdown(FlagSet set = FlagSet::kAll);
+// A flag `environment` does not cover shows "-" as its variable.
+std::string FlagReferenceMarkdown(FlagSet set = FlagSet::kAll,
+                                  const EnvironmentFallbacks& environment = {});
 
 }  // namespace coffer::config
 

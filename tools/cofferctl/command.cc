@@ -91,7 +91,7 @@ std::string OverviewHelp(const std::vector<Command>& commands) {
                     "\n");
   }
   absl::StrAppend(&text, "\nFlags of every command:\n", FlagLines(CommonFlags()),
-                  "\nEvery flag also reads COFFER_<FLAG> from the environment (COFFER_STORAGE,\n"
+                  "\nThese also read COFFER_<FLAG> from the environment (COFFER_STORAGE,\n"
                   "COFFER_OUTPUT, ...); the command line wins. `cofferctl <command> --help`\n"
                   "describes one command. Exit status: 0 done, 1 failed, 2 usage error.\n");
   return text;
@@ -134,9 +134,10 @@ std::vector<std::string> ForeignFlags(const Command& command,
     if (name.empty()) continue;
     name = name.substr(0, name.find('='));
     std::string flag_name(name);
-    if (!allowed.count(flag_name) && absl::StartsWith(name, "no") &&
-        allowed.count(std::string(name.substr(2)))) {
-      continue;
+    // --noX is Abseil's X=false for a boolean flag X: judged as X.
+    if (absl::FindCommandLineFlag(flag_name) == nullptr && absl::StartsWith(name, "no")) {
+      const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(std::string(name.substr(2)));
+      if (flag != nullptr && flag->IsOfType<bool>()) flag_name = std::string(name.substr(2));
     }
     if (!allowed.count(flag_name) && absl::FindCommandLineFlag(flag_name) != nullptr) {
       foreign.push_back(flag_name);

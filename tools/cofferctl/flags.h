@@ -1,7 +1,8 @@
 // cofferctl's flags that more than one command reads, and the common ones
 // every command accepts. A flag only one command group reads is defined in
-// that group's file. Every flag also reads COFFER_<NAME> from the
-// environment (common/config/flags.h): COFFER_STORAGE, COFFER_OUTPUT, ...
+// that group's file. The common flags also read COFFER_<NAME> from the
+// environment (common/config/flags.h): COFFER_STORAGE, COFFER_OUTPUT, ...;
+// a command's own flags never do (main.cc).
 #ifndef COFFER_TOOLS_COFFERCTL_FLAGS_H_
 #define COFFER_TOOLS_COFFERCTL_FLAGS_H_
 

@@ -55,8 +55,11 @@ int main(int argc, char** argv) {
       kept.push_back(argv[i]);
     }
   }
+  // Only the common flags read COFFER_<FLAG>: an exported COFFER_TASK or
+  // COFFER_LIMIT must not quietly narrow every later command.
   std::vector<char*> parsed =
-      coffer::config::ParseCommandLine(static_cast<int>(kept.size()), kept.data(), kUsage);
+      coffer::config::ParseCommandLine(static_cast<int>(kept.size()), kept.data(), kUsage,
+                                       {.only = coffer::cofferctl::CommonFlags()});
   std::vector<std::string> positional(parsed.begin() + 1, parsed.end());
   const std::vector<Command> commands = coffer::cofferctl::AllCommands();
 

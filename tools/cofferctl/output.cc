@@ -83,6 +83,12 @@ std::string FormatAmount(const v1::Amount& amount) {
   return FormatAmount(amount.units(), amount.decimals());
 }
 
+std::string DescribeError(const v1::Error& error) {
+  std::string text = absl::StrCat(v1::Error::Code_Name(error.code()), ": ", error.message());
+  if (!error.upstream().empty()) absl::StrAppend(&text, " (", error.upstream(), ")");
+  return text;
+}
+
 std::string FormatAbslTime(absl::Time time) {
   if (time == absl::UnixEpoch() || time == absl::InfinitePast()) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());

@@ -50,13 +50,18 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Proto JSON of `message`, two-space indented, ending in a newline.
+// Proto JSON of `message`, indented (protobuf indents by one space), ending
+// in a newline.
 std::string ToJson(const google::protobuf::Message& message);
 
 // "1.5" for units 15 and decimals 1: exact, no trailing fractional zeros;
 // "?" with the reason for a malformed amount (never thrown away silently).
 std::string FormatAmount(const v1::Amount& amount);
 std::string FormatAmount(absl::string_view units, uint32_t decimals);
+
+// "UNAVAILABLE: every endpoint failed (mainnet-1)": an item's error, its
+// code, message and upstream.
+std::string DescribeError(const v1::Error& error);
 
 // RFC 3339 in UTC to the second ("2026-11-27T08:00:00Z"); "-" when unset
 // (a zero Timestamp).

@@ -199,6 +199,19 @@ TEST(FlagReferenceMarkdownTest, OneRowPerProjectFlag) {
   EXPECT_THAT(table, Not(HasSubstr("flagfile")));
 }
 
+TEST_F(FlagsTest, OnlyTheNamedFlagsReadTheEnvironmentWhenNamed) {
+  setenv("COFFER_TEST_PORT", "9090", 1);
+  setenv("COFFER_TEST_LISTEN", "0.0.0.0:1", 1);
+
+  ASSERT_TRUE(ApplyEnvironmentFallbacks({.only = {"test_port"}}).ok());
+
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_port), 9090);
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_listen), "127.0.0.1:0");
+  const std::string table = FlagReferenceMarkdown(FlagSet::kOwn, {.only = {"test_port"}});
+  EXPECT_THAT(table, HasSubstr("| `--test_port` | `COFFER_TEST_PORT` |"));
+  EXPECT_THAT(table, HasSubstr("| `--test_listen` | - |"));
+}
+
 // The test's flags are defined under tests/, the parser's own under common/:
 // a binary's own table holds the former, the shared table the latter.
 TEST(FlagReferenceMarkdownTest, SharedAndOwnSplitByWhereAFlagIsDefined) {

@@ -4,9 +4,9 @@
 
 #include "gtest/gtest.h"
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "tests/integration/integration_test_base.h"
+#include "tests/tools/cofferctl/cofferctl_runner.h"
 #include "tools/cofferctl/status_table.h"
 
 namespace coffer::testing {
@@ -14,12 +14,10 @@ namespace {
 
 class CofferctlStatusTest : public IntegrationTestBase {
  protected:
-  CommandResult Status(const std::vector<std::string>& extra) {
-    std::vector<std::string> args = extra;
+  // Stderr joins stdout: the JSON document must be all the binary prints.
+  CommandOutput Status(std::vector<std::string> args) {
     args.push_back("status");
-    auto result = RunCommand(RunfilePath("tools/cofferctl/cofferctl"), args);
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *result : CommandResult{-1, ""};
+    return RunCofferctlMerged(args);
   }
 };
 
@@ -33,11 +31,10 @@ TEST_F(CofferctlStatusTest, JsonNamesEveryServiceAndExitCodeFollowsHealth) {
   std::vector<std::string> json_args = addresses;
   json_args.push_back("--output=json");
 
-  CommandResult healthy = Status(json_args);
-  EXPECT_EQ(healthy.exit_code, 0) << healthy.output;
+  CommandOutput healthy = Status(json_args);
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.stdout_text;
   google::protobuf::Struct document;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(healthy.output, &document).ok())
-      << healthy.output;
+  ASSERT_TRUE(JsonToMessage(healthy.stdout_text, &document));
   const auto& services = document.fields().at("services").list_value().values();
   ASSERT_EQ(services.size(), 3);
   std::vector<std::string> names = {"fetcher", "storage", "scheduler"};
@@ -50,23 +47,20 @@ TEST_F(CofferctlStatusTest, JsonNamesEveryServiceAndExitCodeFollowsHealth) {
   }
 
   StopAndExpectCleanExit(storage, SIGTERM);
-  CommandResult degraded = Status(addresses);
-  EXPECT_EQ(degraded.exit_code, 1) << degraded.output;
-  EXPECT_NE(degraded.output.find("UNREACHABLE"), std::string::npos) << degraded.output;
-  EXPECT_NE(degraded.output.find("SERVICE"), std::string::npos) << degraded.output;
+  CommandOutput degraded = Status(addresses);
+  EXPECT_EQ(degraded.exit_code, 1) << degraded.stdout_text;
+  EXPECT_NE(degraded.stdout_text.find("UNREACHABLE"), std::string::npos) << degraded.stdout_text;
+  EXPECT_NE(degraded.stdout_text.find("SERVICE"), std::string::npos) << degraded.stdout_text;
 }
 
 TEST_F(CofferctlStatusTest, RejectsUnknownCommandsAndFormats) {
-  auto unknown = RunCommand(RunfilePath("tools/cofferctl/cofferctl"), {"frobnicate"});
-  ASSERT_TRUE(unknown.ok());
-  EXPECT_EQ(unknown->exit_code, 2);
-  EXPECT_NE(unknown->output.find("cofferctl --help"), std::string::npos) << unknown->output;
+  CommandOutput unknown = RunCofferctlMerged({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.stdout_text.find("cofferctl --help"), std::string::npos) << unknown.stdout_text;
 
-  auto bad_format =
-      RunCommand(RunfilePath("tools/cofferctl/cofferctl"), {"--output=yaml", "status"});
-  ASSERT_TRUE(bad_format.ok());
-  EXPECT_EQ(bad_format->exit_code, 2);
-  EXPECT_NE(bad_format->output.find("--output"), std::string::npos) << bad_format->output;
+  CommandOutput bad_format = RunCofferctlMerged({"--output=yaml", "status"});
+  EXPECT_EQ(bad_format.exit_code, 2);
+  EXPECT_NE(bad_format.stdout_text.find("--output"), std::string::npos) << bad_format.stdout_text;
 }
 
 TEST(StatusTableTest, AlignsColumnsAndShowsErrors) {
