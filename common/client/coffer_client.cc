@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/grpc/auth/bearer_token.h"
 #include "common/grpc/channel.h"
 
 namespace coffer::client {
@@ -31,8 +32,15 @@ const char* ServiceName(Service service) {
   return "unknown";
 }
 
-CofferClient::CofferClient(ServiceAddresses addresses, absl::Duration timeout)
-    : addresses_(std::move(addresses)), timeout_(timeout), queue_("coffer-client") {}
+CofferClient::CofferClient(ServiceAddresses addresses, absl::Duration timeout,
+                           grpc_util::ChannelSecurity security, std::string bearer_token)
+    : addresses_(std::move(addresses)),
+      timeout_(timeout),
+      security_(std::move(security)),
+      default_metadata_(bearer_token.empty()
+                            ? std::vector<std::pair<std::string, std::string>>{}
+                            : std::vector{grpc_util::auth::BearerMetadata(bearer_token)}),
+      queue_("coffer-client") {}
 
 CofferClient::~CofferClient() { queue_.Shutdown(); }
 
@@ -53,7 +61,7 @@ CofferClient::Channels& CofferClient::ChannelsOf(Service service) {
   std::unique_ptr<Channels>& slot = channels_[static_cast<int>(service)];
   if (slot == nullptr) {
     slot = std::make_unique<Channels>();
-    slot->channel = grpc_util::MakeChannel(address(service));
+    slot->channel = grpc_util::MakeChannel(address(service), security_);
     switch (service) {
       case Service::kFetcher:
         slot->fetcher =
@@ -72,6 +80,13 @@ CofferClient::Channels& CofferClient::ChannelsOf(Service service) {
         std::make_unique<grpc_util::AsyncClient<v1::Admin>>(slot->channel, &queue_, timeout_);
     slot->health = std::make_unique<grpc_util::AsyncClient<grpc::health::v1::Health>>(
         slot->channel, &queue_, timeout_);
+    // Health is open, but one rule for every client is simpler to reason
+    // about than knowing which methods need the token.
+    if (slot->fetcher) slot->fetcher->SetDefaultMetadata(default_metadata_);
+    if (slot->storage) slot->storage->SetDefaultMetadata(default_metadata_);
+    if (slot->scheduler) slot->scheduler->SetDefaultMetadata(default_metadata_);
+    slot->admin->SetDefaultMetadata(default_metadata_);
+    slot->health->SetDefaultMetadata(default_metadata_);
   }
   return *slot;
 }

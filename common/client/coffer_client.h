@@ -10,6 +10,17 @@
 //   coffer.scheduler().Stream(&v1::Scheduler::Stub::PrepareAsyncWatchRuns, watch,
 //                             on_event, on_end, coffer.options());
 //
+// Plaintext by default; TLS or mTLS with a ChannelSecurity:
+//
+//   ASSIGN_OR_RETURN(grpc_util::ChannelSecurity tls,
+//                    grpc_util::MakeChannelSecurity({.cert_file = "cofferctl.pem",
+//                                                    .key_file = "cofferctl.key",
+//                                                    .ca_file = "ca.pem"}));
+//   CofferClient coffer({.storage = "storage:50052"}, absl::Seconds(10), tls);
+//
+// A bearer token (auth/bearer_token.h) goes with every call to every service
+// when given: services started with --auth_tokens_file require one.
+//
 // Channels are made on first use, so a command that talks to storage alone
 // never resolves the other two addresses. Every call carries the client's
 // deadline unless its CallOptions say otherwise. Errors from a service are
@@ -19,6 +30,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -31,6 +44,7 @@
 #include "coffer/v1/scheduler.grpc.pb.h"
 #include "coffer/v1/storage.grpc.pb.h"
 #include "common/grpc/async_client.h"
+#include "common/grpc/channel.h"
 #include "common/grpc/client_queue.h"
 
 namespace coffer::client {
@@ -48,7 +62,13 @@ struct ServiceAddresses {
 
 class CofferClient {
  public:
-  explicit CofferClient(ServiceAddresses addresses, absl::Duration timeout = absl::Seconds(10));
+  // `security` applies to the three channels (one CA, one client
+  // certificate; MakeChannelSecurity in common/grpc/channel.h); its
+  // server_name, when set, is checked for every service. A non-empty
+  // `bearer_token` is sent as "authorization: Bearer <token>" with every
+  // call of every client (a call's own CallOptions::metadata may replace it).
+  explicit CofferClient(ServiceAddresses addresses, absl::Duration timeout = absl::Seconds(10),
+                        grpc_util::ChannelSecurity security = {}, std::string bearer_token = {});
   CofferClient(const CofferClient&) = delete;
   CofferClient& operator=(const CofferClient&) = delete;
   // Cancels calls still in flight and joins the poller.
@@ -76,6 +96,9 @@ class CofferClient {
 
   const ServiceAddresses addresses_;
   const absl::Duration timeout_;
+  const grpc_util::ChannelSecurity security_;
+  // Empty when no token is sent.
+  const std::vector<std::pair<std::string, std::string>> default_metadata_;
   absl::Mutex mu_;
   std::unique_ptr<Channels> channels_[3] ABSL_GUARDED_BY(mu_);
   // Last: destroyed first, so calls end before the stubs they use.

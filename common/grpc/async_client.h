@@ -21,6 +21,7 @@
 #ifndef COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
 #define COFFER_COMMON_GRPC_ASYNC_CLIENT_H_
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <string>
@@ -132,6 +133,14 @@ class AsyncClient {
     return handle;
   }
 
+  // Metadata sent with every call of this client: a bearer token
+  // (auth/bearer_token.h). A key in a call's CallOptions::metadata replaces
+  // the default for that call. Set it before the first call; it is not
+  // synchronized with calls in flight.
+  void SetDefaultMetadata(std::vector<std::pair<std::string, std::string>> metadata) {
+    default_metadata_ = std::move(metadata);
+  }
+
   Stub& stub() { return *stub_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
@@ -141,6 +150,12 @@ class AsyncClient {
         options.timeout > absl::ZeroDuration() ? options.timeout : default_timeout_;
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     context->set_wait_for_ready(options.wait_for_ready);
+    for (const auto& [key, value] : default_metadata_) {
+      // A key the call sets itself replaces the default (one token per call).
+      bool replaced = std::any_of(options.metadata.begin(), options.metadata.end(),
+                                  [&key = key](const auto& entry) { return entry.first == key; });
+      if (!replaced) context->AddMetadata(key, value);
+    }
     for (const auto& [key, value] : options.metadata) context->AddMetadata(key, value);
   }
 
@@ -148,6 +163,7 @@ class AsyncClient {
   std::unique_ptr<Stub> stub_;
   ClientQueue* queue_;
   absl::Duration default_timeout_;
+  std::vector<std::pair<std::string, std::string>> default_metadata_;
 };
 
 }  // namespace coffer::grpc_util

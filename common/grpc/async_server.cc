@@ -52,12 +52,17 @@ absl::Status AsyncServer::Start() {
   auto credentials =
       options_.credentials ? options_.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options_.listen_address, credentials, &port_);
+  const bool health_port = !options_.health_listen_address.empty();
+  if (health_port) {
+    builder.AddListeningPort(options_.health_listen_address, grpc::InsecureServerCredentials(),
+                             &health_port_);
+  }
   for (grpc::Service* service : services_) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
   for (int i = 0; i < queue_count; ++i) cqs.push_back(builder.AddCompletionQueue());
 
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
+  if (server_ == nullptr || port_ == 0 || (health_port && health_port_ == 0)) {
     server_.reset();
     for (auto& cq : cqs) {
       cq->Shutdown();
@@ -66,11 +71,16 @@ absl::Status AsyncServer::Start() {
       while (cq->Next(&tag, &ok)) {
       }
     }
-    return absl::UnavailableError(absl::StrCat("could not listen on ", options_.listen_address,
-                                               " (address in use, or not a valid HOST:PORT)"));
+    return absl::UnavailableError(
+        absl::StrCat("could not listen on ", options_.listen_address,
+                     health_port ? absl::StrCat(" and ", options_.health_listen_address) : "",
+                     " (address in use, or not a valid HOST:PORT)"));
   }
   for (int i = 0; i < queue_count; ++i) {
     queues_.push_back(std::make_unique<ServerQueue>(std::move(cqs[i]), i, detector_.get()));
+  }
+  for (auto& method : methods_) {
+    method->SetAuthorizer(options_.authorizer.get(), /*tls_only=*/health_port);
   }
   for (auto& queue : queues_) {
     for (auto& method : methods_) {
@@ -78,8 +88,9 @@ absl::Status AsyncServer::Start() {
     }
   }
   for (auto& queue : queues_) queue->StartPolling();
-  spdlog::info("serving on {} (port {}) with {} completion queues, {} methods{}",
+  spdlog::info("serving on {} (port {}) with {} completion queues, {} methods{}{}",
                options_.listen_address, port_, queue_count, methods_.size(),
+               options_.authorizer ? ", bearer tokens required" : ", no token checks",
                options_.debug ? ", debug mode on" : "");
   return absl::OkStatus();
 }

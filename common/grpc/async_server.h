@@ -45,6 +45,7 @@
 #include "absl/time/time.h"
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc/auth/call_authorizer.h"
 #include "common/grpc/in_flight_limiter.h"
 #include "common/grpc/server_queue.h"
 #include "common/grpc/server_stream_call.h"
@@ -67,6 +68,16 @@ class AsyncServer {
     int64_t max_in_flight_calls = 10000;
     // Null: plaintext (loopback only, enforced by the caller).
     std::shared_ptr<grpc::ServerCredentials> credentials;
+    // Checks each call's bearer token before its handler runs (health and
+    // reflection stay open). Null: every call is allowed (development).
+    std::shared_ptr<const auth::CallAuthorizer> authorizer;
+    // HOST:PORT of a second, plaintext port for grpc.health.v1 (and
+    // reflection) alone: Kubernetes' gRPC probes can present neither a
+    // client certificate nor a token. Needs `credentials` (TLS) on the main
+    // port: the two ports are told apart by their transport, and every
+    // other method refuses a call that did not come over TLS (the caller
+    // checks that the main port is TLS). Empty: none.
+    std::string health_listen_address;
     // Serve grpc.reflection (gRPC's own plugin) for grpcurl.
     bool enable_reflection = true;
     // Debug mode: time every completion and report slow handlers.
@@ -118,6 +129,11 @@ class AsyncServer {
         std::move(handler)));
   }
 
+  // Before Start: replaces Options::authorizer (see auth/auth_flags.h).
+  void SetAuthorizer(std::shared_ptr<const auth::CallAuthorizer> authorizer) {
+    options_.authorizer = std::move(authorizer);
+  }
+
   // Runs at the start of Shutdown, before anything stops (in the order
   // added, on the thread that called Shutdown). Before Start.
   void AddShutdownListener(std::function<void()> listener);
@@ -128,6 +144,8 @@ class AsyncServer {
 
   // The bound port (after Start).
   int port() const { return port_; }
+  // The bound health port (after Start; 0 without one).
+  int health_port() const { return health_port_; }
   const std::string& listen_address() const { return options_.listen_address; }
   int completion_queues() const { return static_cast<int>(queues_.size()); }
   const InFlightLimiter& limiter() const { return limiter_; }
@@ -150,6 +168,7 @@ class AsyncServer {
   std::vector<std::unique_ptr<MethodBase>> methods_;
   std::vector<std::function<void()>> shutdown_listeners_;
   int port_ = 0;
+  int health_port_ = 0;
 
   // Destroyed in reverse: the server before the queues it uses.
   std::vector<std::unique_ptr<ServerQueue>> queues_;

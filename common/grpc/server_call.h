@@ -1,6 +1,6 @@
 // The part of a server call object that does not depend on its message
-// types: reference counting, cancellation, admission and metrics. UnaryCall
-// and ServerStreamCall build on it.
+// types: reference counting, cancellation, admission (bearer token, then an
+// in-flight slot) and metrics. UnaryCall and ServerStreamCall build on it.
 //
 // Ownership. A call object owns itself and is freed when its reference
 // count drops to zero. One reference is held by
@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,7 @@
 #include "absl/time/time.h"
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc/auth/role.h"
 #include "common/grpc/call_context.h"
 #include "common/grpc/completion_tag.h"
 #include "common/grpc/in_flight_limiter.h"
@@ -37,6 +39,10 @@
 #include "common/grpc/server_queue.h"
 
 namespace coffer::grpc_util {
+
+namespace auth {
+class CallAuthorizer;  // auth/call_authorizer.h
+}  // namespace auth
 
 // What every call of one registered method shares.
 class MethodBase {
@@ -52,9 +58,22 @@ class MethodBase {
   MethodMetrics& metrics() { return metrics_; }
   InFlightLimiter& limiter() { return limiter_; }
 
+  // Before the server starts: who may call this method. Null (the default):
+  // everyone. The role the method needs is looked up here, once. With
+  // `tls_only`, a call of a method that is not open (health, reflection)
+  // that came over a plaintext port is refused (AsyncServer's health port).
+  void SetAuthorizer(const auth::CallAuthorizer* authorizer, bool tls_only = false);
+
+  // OK, or the UNAUTHENTICATED / PERMISSION_DENIED to answer instead of
+  // running the handler. On the polling thread that accepted the call.
+  [[nodiscard]] absl::Status Authorize(const grpc::ServerContext& context) const;
+
  private:
   MethodMetrics metrics_;
   InFlightLimiter& limiter_;
+  const auth::CallAuthorizer* authorizer_ = nullptr;
+  std::optional<auth::Role> required_role_;
+  bool tls_only_ = false;
 };
 
 class ServerCall : public CallContext {
@@ -92,10 +111,12 @@ class ServerCall : public CallContext {
 
   // What the request tag does, for every kind of call: on ok == false the
   // call never started, so its done tag never comes (grpc#10136) and both
-  // references go. Otherwise the method is re-armed and the call takes an
-  // in-flight slot, then `run_handler` runs holding a reference for the
-  // handler's Done or ServerWriter; past the in-flight limit the call is
-  // answered RESOURCE_EXHAUSTED instead. Finally the request's reference goes.
+  // references go. Otherwise the method is re-armed, the caller's token is
+  // checked and the call takes an in-flight slot, then `run_handler` runs
+  // holding a reference for the handler's Done or ServerWriter. A refused
+  // token is answered UNAUTHENTICATED or PERMISSION_DENIED, and a call past
+  // the in-flight limit RESOURCE_EXHAUSTED, without running the handler.
+  // Finally the request's reference goes.
   void OnRequested(bool ok, absl::FunctionRef<void()> run_handler);
 
   // Records the outcome of an admitted call (once) and frees its slot.
@@ -106,8 +127,10 @@ class ServerCall : public CallContext {
   grpc::ServerContext server_context_;
 
  private:
-  // Re-arms the method and takes an in-flight slot; false past the limit.
-  [[nodiscard]] bool Accept();
+  // Re-arms the method, checks the caller's token (before taking a slot, so
+  // refused callers never hold one) and takes an in-flight slot. Answers
+  // why the call may not run, if it may not.
+  [[nodiscard]] absl::Status Accept();
 
   // The notify-when-done tag: comes back once the call is over, whether it
   // finished or was cancelled, but only for a call that started (grpc#10136).

@@ -6,7 +6,9 @@
 //   ARMED      NotifyWhenDone + Request<Method>. refs: request, done.
 //     | request ok == false: never started; drop both refs (grpc#10136).
 //     v request ok == true
-//   ACCEPTED   re-arm; take an in-flight slot or Finish RESOURCE_EXHAUSTED.
+//   ACCEPTED   re-arm; check the bearer token or Finish UNAUTHENTICATED /
+//     |        PERMISSION_DENIED; take an in-flight slot or Finish
+//     |        RESOURCE_EXHAUSTED.
 //     v
 //   STREAMING  handler(context, request, ServerWriter). Write() may be called
 //     |        from any thread; gRPC allows one outstanding Write per stream

@@ -14,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/exec/termination_signal.h"
+#include "common/grpc/auth/auth_flags.h"
+#include "common/grpc/tls_flags.h"
 #include "common/log/fmt_absl.h"
 
 ABSL_FLAG(std::string, listen, "",
@@ -32,8 +34,14 @@ ABSL_FLAG(bool, debug, false,
           "--slow_handler_threshold");
 ABSL_FLAG(absl::Duration, slow_handler_threshold, absl::Milliseconds(100),
           "Debug mode's threshold for a slow handler");
+ABSL_FLAG(std::string, health_listen, "",
+          "HOST:PORT of a second, plaintext port serving only grpc.health.v1, for probes that "
+          "cannot do TLS or tokens (Kubernetes); needs --tls_cert; empty: none");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus text on at /metrics (empty: off)");
+ABSL_FLAG(bool, insecure, false,
+          "Allow serving plaintext (no --tls_cert) on a --listen address that is not loopback; "
+          "without it that is a startup error");
 ABSL_FLAG(std::string, port_file, "",
           "After startup, write the bound gRPC port to this file (for tests and scripts)");
 
@@ -67,6 +75,11 @@ ServiceHost::ServiceHost(Options options)
   server_options.max_in_flight_calls = absl::GetFlag(FLAGS_max_in_flight_calls);
   server_options.debug = absl::GetFlag(FLAGS_debug);
   server_options.slow_handler_threshold = absl::GetFlag(FLAGS_slow_handler_threshold);
+  server_options.health_listen_address = absl::GetFlag(FLAGS_health_listen);
+  transport_ = MakeServerTransport(server_options.listen_address, TlsFilesFromFlags(),
+                                   absl::GetFlag(FLAGS_insecure));
+  // On error the server is built but never started (Run() stops first).
+  if (transport_.ok()) server_options.credentials = transport_->credentials;
   server_ = std::make_unique<AsyncServer>(server_options);
   health_.Register(*server_);
   admin_ = std::make_unique<AdminService>(options_.name, kVersion, *server_, health_,
@@ -103,7 +116,26 @@ int ServiceHost::Run(std::function<absl::Status()> start, std::function<void()> 
     spdlog::warn("debug mode: handlers holding a polling thread over {} are reported",
                  absl::FormatDuration(absl::GetFlag(FLAGS_slow_handler_threshold)));
   }
-  absl::Status status = server_->Start();
+  absl::Status status = transport_.status();
+  if (status.ok() && !absl::GetFlag(FLAGS_health_listen).empty() &&
+      TlsFilesFromFlags().cert_file.empty()) {
+    status = absl::InvalidArgumentError(
+        "--health_listen needs TLS on the main port (--tls_cert, --tls_key): the two ports are "
+        "told apart by their transport");
+  }
+  if (status.ok()) {
+    if (transport_->insecure_exposed) {
+      spdlog::warn("gRPC transport: {}", transport_->description);
+    } else {
+      spdlog::info("gRPC transport: {}", transport_->description);
+    }
+    status = auth::ConfigureAuthFromFlags(*server_);
+    if (status.ok()) status = server_->Start();
+  }
+  if (status.ok() && server_->health_port() != 0) {
+    spdlog::info("grpc.health.v1 alone, plaintext, on {} (port {})",
+                 absl::GetFlag(FLAGS_health_listen), server_->health_port());
+  }
   if (status.ok()) status = WritePortFile();
   std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (status.ok() && !metrics_listen.empty()) {

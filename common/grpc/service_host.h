@@ -16,7 +16,14 @@
 // Common flags (each with a COFFER_<NAME> environment fallback):
 //   --listen, --completion_queues, --calls_armed_per_method,
 //   --max_in_flight_calls, --shutdown_grace, --debug,
-//   --slow_handler_threshold, --metrics_listen, --port_file.
+//   --slow_handler_threshold, --metrics_listen, --port_file, and the
+//   transport's: --tls_cert, --tls_key, --tls_ca (tls_flags.h), --insecure.
+//
+// Transport (tls_config.h's MakeServerTransport): TLS with --tls_cert and
+// --tls_key, mTLS with --tls_ca as well; without them plaintext, which only
+// a loopback --listen allows unless --insecure. Run() logs which one, and a
+// refused combination is a startup error (exit code 1) before anything else
+// starts.
 #ifndef COFFER_COMMON_GRPC_SERVICE_HOST_H_
 #define COFFER_COMMON_GRPC_SERVICE_HOST_H_
 
@@ -26,10 +33,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 #include "common/grpc/admin_service.h"
 #include "common/grpc/async_server.h"
 #include "common/grpc/health_service.h"
+#include "common/grpc/tls_config.h"
 #include "common/metrics/http_exporter.h"
 
 namespace coffer::grpc_util {
@@ -64,6 +73,9 @@ class ServiceHost {
   absl::Status WritePortFile() const;
 
   Options options_;
+  // The transport chosen from the flags, or why none could be: reported by
+  // Run(), which then starts nothing.
+  absl::StatusOr<ServerTransport> transport_;
   HealthService health_;
   std::unique_ptr<AsyncServer> server_;
   std::unique_ptr<AdminService> admin_;

@@ -6,8 +6,9 @@
 //     | request ok == false: the server is shutting down and the call never
 //     |   started, so its done tag never comes (grpc#10136): drop both refs.
 //     v request ok == true
-//   ACCEPTED   re-arm the method; take an in-flight slot, or Finish with
-//     |        RESOURCE_EXHAUSTED when none is left.
+//   ACCEPTED   re-arm the method; check the bearer token, or Finish with
+//     |        UNAUTHENTICATED / PERMISSION_DENIED; take an in-flight slot,
+//     |        or Finish with RESOURCE_EXHAUSTED when none is left.
 //     v
 //   HANDLING   handler(context, request, &reply, Done) on the polling
 //     |        thread; the handler answers now or later from any thread.

@@ -18,9 +18,11 @@
 #include "common/config/flags.h"
 #include "common/exec/termination_signal.h"
 #include "common/grpc/async_client.h"
+#include "common/grpc/auth/bearer_token.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/client_queue.h"
 #include "common/grpc/service_host.h"
+#include "common/grpc/tls_flags.h"
 #include "common/log/fmt_absl.h"
 #include "common/log/logging.h"
 #include "services/scheduler/engine/run_events.h"
@@ -36,6 +38,9 @@
 
 ABSL_FLAG(std::string, storage, "127.0.0.1:50052", "HOST:PORT of coffer-storage");
 ABSL_FLAG(std::string, fetcher, "127.0.0.1:50051", "HOST:PORT of coffer-fetcher");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token sent to storage and fetcher (an admin token: the "
+          "scheduler writes to storage); empty: none");
 ABSL_FLAG(std::string, replica_id, "",
           "This replica's lease holder id, unique per process ([A-Za-z0-9._:-]{1,128}; "
           "empty: <hostname>-<pid>)");
@@ -53,6 +58,9 @@ ABSL_FLAG(absl::Duration, storage_timeout, absl::Seconds(10), "Deadline of each 
 ABSL_FLAG(absl::Duration, fetcher_timeout, absl::Seconds(60), "Deadline of each call to fetcher");
 ABSL_FLAG(absl::Duration, dependency_check_interval, absl::Seconds(2),
           "Between two health checks of storage and fetcher (reported under their names)");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name checked in the certificates of storage and fetcher instead of the host of "
+          "--storage/--fetcher (TLS, when --tls_ca is set)");
 ABSL_FLAG(absl::Duration, dependency_check_timeout, absl::Seconds(1),
           "Deadline of each health check; no answer within it counts as not serving");
 
@@ -152,15 +160,39 @@ int main(int argc, char** argv) {
   const absl::Duration fetcher_timeout = absl::GetFlag(FLAGS_fetcher_timeout);
   const absl::Duration lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
 
+  // The scheduler's own certificate and CA (--tls_*) also secure its calls:
+  // with a CA it verifies storage and fetcher against it and presents its
+  // certificate (mTLS). Without one there is nothing to verify them by, and
+  // the calls stay plaintext (the startup line says so).
+  grpc_util::TlsFiles client_files = grpc_util::TlsFilesFromFlags();
+  if (client_files.ca_file.empty()) client_files = {};
+  absl::StatusOr<grpc_util::ChannelSecurity> security =
+      grpc_util::MakeChannelSecurity(client_files, absl::GetFlag(FLAGS_tls_server_name));
+  if (!security.ok()) {
+    spdlog::critical("scheduler: calls to storage and fetcher: {}", security.status());
+    return 1;
+  }
+
   // Clients first: everything below calls through them, and they go last.
   grpc_util::ClientQueue storage_queue("storage-client");
   grpc_util::ClientQueue fetcher_queue("fetcher-client");
-  std::shared_ptr<grpc::Channel> storage_channel = grpc_util::MakeChannel(storage_target);
-  std::shared_ptr<grpc::Channel> fetcher_channel = grpc_util::MakeChannel(fetcher_target);
+  std::shared_ptr<grpc::Channel> storage_channel =
+      grpc_util::MakeChannel(storage_target, *security);
+  std::shared_ptr<grpc::Channel> fetcher_channel =
+      grpc_util::MakeChannel(fetcher_target, *security);
   grpc_util::AsyncClient<coffer::v1::Storage> storage(storage_channel, &storage_queue,
                                                       storage_timeout);
   grpc_util::AsyncClient<coffer::v1::Fetcher> fetcher(fetcher_channel, &fetcher_queue,
                                                       fetcher_timeout);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = grpc_util::auth::ReadBearerToken(path);
+    if (!token.ok()) {
+      spdlog::critical("scheduler: --token_file: {}", token.status());
+      return 1;
+    }
+    storage.SetDefaultMetadata({grpc_util::auth::BearerMetadata(*token)});
+    fetcher.SetDefaultMetadata({grpc_util::auth::BearerMetadata(*token)});
+  }
   grpc_util::AsyncClient<Health> storage_health(storage_channel, &storage_queue);
   grpc_util::AsyncClient<Health> fetcher_health(fetcher_channel, &fetcher_queue);
 
@@ -242,8 +274,9 @@ int main(int argc, char** argv) {
             });
         api.AttachLease(keeper.get(), advertised);
         monitor.Start();
-        spdlog::info("scheduler: replica {} at {}; storage {}, fetcher {}", replica_id, advertised,
-                     storage_target, fetcher_target);
+        spdlog::info("scheduler: replica {} at {}; storage {}, fetcher {}, called over {}",
+                     replica_id, advertised, storage_target, fetcher_target,
+                     security->tls() ? "TLS" : "plaintext");
         return absl::OkStatus();
       },
       [&] {

@@ -21,8 +21,26 @@ std::string IntegrationTestBase::BinaryPath(Service service) {
   return RunfilePath(absl::StrCat("services/", name, "/coffer-", name));
 }
 
+void IntegrationTestBase::UseTls(const grpc_util::TlsFiles& service_files,
+                                 const grpc_util::TlsFiles& client_files) {
+  absl::StatusOr<grpc_util::ChannelSecurity> security =
+      grpc_util::MakeChannelSecurity(client_files);
+  if (!security.ok() || !security->tls()) {
+    ADD_FAILURE() << "UseTls: the client files give no TLS: " << security.status();
+    throw std::runtime_error("no client TLS");
+  }
+  client_security_ = *std::move(security);
+  tls_args_ = {absl::StrCat("--tls_cert=", service_files.cert_file),
+               absl::StrCat("--tls_key=", service_files.key_file)};
+  if (!service_files.ca_file.empty()) {
+    tls_args_.push_back(absl::StrCat("--tls_ca=", service_files.ca_file));
+  }
+}
+
 ServiceProcess& IntegrationTestBase::StartService(Service service, std::vector<std::string> args) {
   std::string name = NameOf(service);
+  // First, so that a test's own --tls_* arguments win.
+  args.insert(args.begin(), tls_args_.begin(), tls_args_.end());
   auto process = ServiceProcess::Start(name, BinaryPath(service), std::move(args),
                                        absl::StrCat(directory_, "/", name));
   if (!process.ok()) {

@@ -74,8 +74,9 @@ const Command* FindCommand(const std::vector<Command>& commands,
 }
 
 const std::vector<std::string>& CommonFlags() {
-  static const auto* const kFlags =
-      new std::vector<std::string>{"fetcher", "storage", "scheduler", "output", "timeout"};
+  static const auto* const kFlags = new std::vector<std::string>{
+      "fetcher", "storage",  "scheduler", "output",          "timeout",
+      "tls_ca",  "tls_cert", "tls_key",   "tls_server_name", "token_file"};
   return *kFlags;
 }
 

@@ -8,6 +8,15 @@ ABSL_FLAG(std::string, scheduler, "127.0.0.1:50053", "Address of coffer-schedule
 ABSL_FLAG(std::string, output, "table", "Output format: table (for people) or json (for scripts)");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of each call (a waited-for run or a watch has its own, see their help)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle to verify the services against; setting it turns TLS on");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate presented to services that require one (mTLS; needs --tls_ca)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (a file path)");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name checked in the services' certificates instead of the host of their address");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token sent to services that require one (--auth_tokens_file)");
 
 ABSL_FLAG(std::vector<std::string>, account, {},
           "Account ids (CAIP-10, e.g. eip155:1:0xabc...), comma-separated");

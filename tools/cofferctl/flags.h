@@ -13,12 +13,21 @@
 #include "absl/flags/declare.h"
 #include "absl/time/time.h"
 
-// Common: where the services are, how to print, how long a call may take.
+// Common: where the services are, how to reach them, how to print, how long a
+// call may take.
 ABSL_DECLARE_FLAG(std::string, fetcher);
 ABSL_DECLARE_FLAG(std::string, storage);
 ABSL_DECLARE_FLAG(std::string, scheduler);
 ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(absl::Duration, timeout);
+// TLS: on with --tls_ca; --tls_cert/--tls_key for mTLS.
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(std::string, tls_server_name);
+// Bearer token: a file holding it, for services started with
+// --auth_tokens_file. The token itself is never a flag (it would show in ps).
+ABSL_DECLARE_FLAG(std::string, token_file);
 
 // Shared by several commands.
 ABSL_DECLARE_FLAG(std::vector<std::string>, account);

@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 #include "common/client/coffer_client.h"
 #include "common/config/flags.h"
+#include "common/grpc/auth/bearer_token.h"
+#include "common/grpc/channel.h"
 #include "tools/cofferctl/command.h"
 #include "tools/cofferctl/command_list.h"
 #include "tools/cofferctl/flags.h"
@@ -108,10 +111,32 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  absl::StatusOr<coffer::grpc_util::ChannelSecurity> security =
+      coffer::grpc_util::MakeChannelSecurity({.cert_file = absl::GetFlag(FLAGS_tls_cert),
+                                              .key_file = absl::GetFlag(FLAGS_tls_key),
+                                              .ca_file = absl::GetFlag(FLAGS_tls_ca)},
+                                             absl::GetFlag(FLAGS_tls_server_name));
+  if (!security.ok()) {
+    std::cerr << "cofferctl: " << security.status().message() << "\n";
+    return 2;
+  }
+
+  // The message names the file, never its contents (bearer_token.h).
+  std::string token;
+  if (const std::string token_file = absl::GetFlag(FLAGS_token_file); !token_file.empty()) {
+    absl::StatusOr<std::string> read = coffer::grpc_util::auth::ReadBearerToken(token_file);
+    if (!read.ok()) {
+      std::cerr << "cofferctl: " << read.status().message() << "\n";
+      return 2;
+    }
+    token = *std::move(read);
+  }
+
   coffer::client::CofferClient coffer({.fetcher = absl::GetFlag(FLAGS_fetcher),
                                        .storage = absl::GetFlag(FLAGS_storage),
                                        .scheduler = absl::GetFlag(FLAGS_scheduler)},
-                                      absl::GetFlag(FLAGS_timeout));
+                                      absl::GetFlag(FLAGS_timeout), *std::move(security),
+                                      std::move(token));
   coffer::cofferctl::CommandContext ctx{
       .coffer = coffer,
       .output = output == "json" ? coffer::cofferctl::OutputFormat::kJson
