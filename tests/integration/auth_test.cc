@@ -20,7 +20,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -87,26 +86,6 @@ grpc::Status CallEmpty(const std::shared_ptr<grpc::Channel>& channel, const std:
 bool Refused(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
          status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
-}
-
-std::vector<std::string> ListServices(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = stub->ServerReflectionInfo(&context);
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  std::vector<std::string> names;
-  if (!stream->Write(request)) return names;
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  if (stream->Read(&response)) {
-    for (const auto& service : response.list_services_response().service()) {
-      names.push_back(service.name());
-    }
-  }
-  stream->WritesDone();
-  stream->Finish();
-  return names;
 }
 
 class AuthTest : public IntegrationTestBase {
@@ -182,7 +161,7 @@ TEST_F(AuthTest, EveryRpcAgainstEveryRoleAndNoTokenInTheLogs) {
     auto channel = grpc_util::MakeChannel(target.process->address());
 
     // Reflection answers without a token (grpcurl needs it).
-    std::vector<std::string> listed = ListServices(channel);
+    std::vector<std::string> listed = ReflectedServices(channel);
     EXPECT_THAT(listed, ::testing::Contains(target.service)) << target.process->name();
 
     std::vector<CofferMethod> methods = CofferMethodsOf(target.service);

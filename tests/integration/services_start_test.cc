@@ -11,7 +11,6 @@
 #include <algorithm>
 
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include <grpcpp/grpcpp.h>
 
@@ -23,28 +22,6 @@ namespace coffer::testing {
 namespace {
 
 class ServicesStartTest : public IntegrationTestBase {};
-
-std::vector<std::string> ListServices(const ServiceProcess& process) {
-  // Asked the way grpcurl asks (bidirectional stream, plain stub).
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(
-      grpc_util::MakeChannel(process.address()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = stub->ServerReflectionInfo(&context);
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  std::vector<std::string> names;
-  if (!stream->Write(request)) return names;
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  if (stream->Read(&response)) {
-    for (const auto& service : response.list_services_response().service()) {
-      names.push_back(service.name());
-    }
-  }
-  stream->WritesDone();
-  stream->Finish();
-  return names;
-}
 
 TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
   struct Expected {
@@ -76,7 +53,8 @@ TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
     ASSERT_TRUE(named.ok()) << named.status();
     EXPECT_EQ(named->status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-    std::vector<std::string> services = ListServices(process);
+    std::vector<std::string> services =
+        ReflectedServices(grpc_util::MakeChannel(process.address()));
     for (const std::string& name :
          {expected[i].api, std::string("coffer.v1.Admin"), std::string("grpc.health.v1.Health")}) {
       EXPECT_NE(std::find(services.begin(), services.end(), name), services.end())
