@@ -27,6 +27,7 @@
 #include "common/grpc/auth/method_roles.h"
 #include "tests/common/grpc/auth/coffer_methods.h"
 #include "tests/integration/integration_test_base.h"
+#include "tests/testing/reflection_client.h"
 
 namespace coffer::testing {
 namespace {
@@ -161,8 +162,9 @@ TEST_F(AuthTest, EveryRpcAgainstEveryRoleAndNoTokenInTheLogs) {
     auto channel = grpc_util::MakeChannel(target.process->address());
 
     // Reflection answers without a token (grpcurl needs it).
-    std::vector<std::string> listed = ReflectedServices(channel);
-    EXPECT_THAT(listed, ::testing::Contains(target.service)) << target.process->name();
+    absl::StatusOr<std::vector<std::string>> listed = ReflectedServices(channel);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    EXPECT_THAT(*listed, ::testing::Contains(target.service)) << target.process->name();
 
     std::vector<CofferMethod> methods = CofferMethodsOf(target.service);
     std::vector<CofferMethod> admin = CofferMethodsOf("coffer.v1.Admin");

@@ -5,29 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
 namespace coffer::testing {
-
-std::vector<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = stub->ServerReflectionInfo(&context);
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  std::vector<std::string> names;
-  if (!stream->Write(request)) return names;
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  if (stream->Read(&response)) {
-    for (const auto& service : response.list_services_response().service()) {
-      names.push_back(service.name());
-    }
-  }
-  stream->WritesDone();
-  stream->Finish();
-  return names;
-}
 
 using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;

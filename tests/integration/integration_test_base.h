@@ -33,11 +33,6 @@
 
 namespace coffer::testing {
 
-// The services `channel`'s server lists through reflection, asked the way
-// grpcurl asks (a bidirectional stream on a plain stub); empty when the
-// stream fails.
-std::vector<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& channel);
-
 // The three services, named as the client library names them.
 using Service = client::Service;
 

@@ -17,6 +17,7 @@
 #include "coffer/v1/admin.grpc.pb.h"
 #include "coffer/v1/fetcher.grpc.pb.h"
 #include "tests/integration/integration_test_base.h"
+#include "tests/testing/reflection_client.h"
 
 namespace coffer::testing {
 namespace {
@@ -53,8 +54,10 @@ TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
     ASSERT_TRUE(named.ok()) << named.status();
     EXPECT_EQ(named->status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-    std::vector<std::string> services =
+    absl::StatusOr<std::vector<std::string>> listed =
         ReflectedServices(grpc_util::MakeChannel(process.address()));
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    const std::vector<std::string>& services = *listed;
     for (const std::string& name :
          {expected[i].api, std::string("coffer.v1.Admin"), std::string("grpc.health.v1.Health")}) {
       EXPECT_NE(std::find(services.begin(), services.end(), name), services.end())

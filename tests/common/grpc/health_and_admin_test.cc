@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include <grpcpp/grpcpp.h>
 
@@ -12,6 +11,7 @@
 #include "common/exec/stop_event.h"
 #include "common/grpc/async_client.h"
 #include "tests/common/grpc/test_server.h"
+#include "tests/testing/reflection_client.h"
 
 namespace coffer::testing {
 namespace {
@@ -183,22 +183,9 @@ TEST(AdminTest, ErrorsAreCountedByCode) {
 
 TEST(ReflectionTest, ListsEveryService) {
   TestServer server;
-  // Reflection is bidirectional streaming, which coffer's own client does
-  // not need; the test asks it the way grpcurl does, with a plain stub.
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
-  grpc::ClientContext context;
-  auto stream = stub->ServerReflectionInfo(&context);
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  std::vector<std::string> names;
-  for (const auto& service : response.list_services_response().service()) {
-    names.push_back(service.name());
-  }
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
+  absl::StatusOr<std::vector<std::string>> listed = ReflectedServices(server.channel());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  const std::vector<std::string>& names = *listed;
   EXPECT_NE(std::find(names.begin(), names.end(), "coffer.v1.Admin"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "coffer.test.TestService"), names.end());
