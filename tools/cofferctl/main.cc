@@ -21,6 +21,7 @@
 #include "tools/cofferctl/command.h"
 #include "tools/cofferctl/command_list.h"
 #include "tools/cofferctl/flags.h"
+#include "tools/cofferctl/output.h"
 
 namespace {
 
@@ -31,11 +32,6 @@ constexpr char kUsage[] =
 
 bool IsHelpArgument(const std::string& arg) {
   return arg == "--help" || arg == "-help" || arg == "-h" || arg == "--h";
-}
-
-// "storage at 127.0.0.1:50052: accounts[0].account_id: ... (INVALID_ARGUMENT)".
-std::string ErrorLine(const absl::Status& status) {
-  return absl::StrCat(status.message(), " (", absl::StatusCodeToString(status.code()), ")");
 }
 
 }  // namespace
@@ -155,7 +151,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!status.ok()) {
-    std::cerr << "cofferctl " << name << ": " << ErrorLine(status) << "\n";
+    std::cerr << "cofferctl " << name << ": " << coffer::cofferctl::ErrorLine(status) << "\n";
     return 1;
   }
   return ctx.exit_code;

@@ -143,17 +143,13 @@ std::string FailureName(const absl::Status& status) {
              : "ERROR";
 }
 
-std::string ErrorText(const absl::Status& status) {
-  return absl::StrCat(status.message(), " (", absl::StatusCodeToString(status.code()), ")");
-}
-
 std::string MetricsTable(const std::vector<ServiceMetrics>& services) {
   Table table({"SERVICE", "METRIC", "TYPE", "VALUE"});
   for (const ServiceMetrics& service : services) {
     const std::string name = client::ServiceName(service.service);
     if (!service.response.ok()) {
       table.AddRow({name, FailureName(service.response.status()), "-",
-                    ErrorText(service.response.status())});
+                    ErrorLine(service.response.status())});
       continue;
     }
     std::vector<std::pair<std::string, const v1::Metric*>> rows;
@@ -196,7 +192,7 @@ std::string MetricsJson(const std::vector<ServiceMetrics>& services) {
   for (const ServiceMetrics& service : services) {
     const std::string name = JsonString(client::ServiceName(service.service));
     if (!service.response.ok()) {
-      errors.push_back(absl::StrCat(name, ": ", JsonString(ErrorText(service.response.status()))));
+      errors.push_back(absl::StrCat(name, ": ", JsonString(ErrorLine(service.response.status()))));
       continue;
     }
     const std::string json(absl::StripTrailingAsciiWhitespace(ToJson(*service.response)));
@@ -215,7 +211,7 @@ absl::Status RunMetrics(CommandContext& ctx) {
     // The table shows failures in its rows; a script's stderr gets them here.
     for (const ServiceMetrics& service : metrics) {
       if (!service.response.ok()) {
-        ctx.err << "cofferctl metrics: " << ErrorText(service.response.status()) << "\n";
+        ctx.err << "cofferctl metrics: " << ErrorLine(service.response.status()) << "\n";
       }
     }
   } else {

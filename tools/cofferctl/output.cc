@@ -89,6 +89,10 @@ std::string DescribeError(const v1::Error& error) {
   return text;
 }
 
+std::string ErrorLine(const absl::Status& status) {
+  return absl::StrCat(status.message(), " (", absl::StatusCodeToString(status.code()), ")");
+}
+
 std::string FormatAbslTime(absl::Time time) {
   if (time == absl::UnixEpoch() || time == absl::InfinitePast()) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());

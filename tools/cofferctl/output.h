@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -62,6 +63,10 @@ std::string FormatAmount(absl::string_view units, uint32_t decimals);
 // "UNAVAILABLE: every endpoint failed (mainnet-1)": an item's error, its
 // code, message and upstream.
 std::string DescribeError(const v1::Error& error);
+
+// A failed call in one line: "storage at 127.0.0.1:50052: accounts[0]...
+// (INVALID_ARGUMENT)", its message then its code.
+std::string ErrorLine(const absl::Status& status);
 
 // RFC 3339 in UTC to the second ("2026-11-27T08:00:00Z"); "-" when unset
 // (a zero Timestamp).
