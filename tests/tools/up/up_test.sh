@@ -58,11 +58,16 @@ fi
 listening() { [[ -n "$(ss -ltnH "sport = :$1")" ]]; }
 
 # Sets base (with base+1 and base+2 free too) and anvil_port (with
-# anvil_port+1, the development prices) to free ports.
+# anvil_port+1, the development prices) to free ports. Picked below the
+# kernel's ephemeral range: the services of tests running beside this one
+# bind port 0, which the kernel hands out from that range, and could take
+# a port between the check here and tools/up's bind.
 pick_ports() {
-  local candidate
+  local candidate ephemeral_low top
+  ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  top=$((ephemeral_low > 20100 ? ephemeral_low - 5 : 30000))
   for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 30000))
+    candidate=$((20000 + RANDOM % (top - 20000)))
     if ! listening "$candidate" && ! listening $((candidate + 1)) &&
       ! listening $((candidate + 2)) && ! listening $((candidate + 3)) &&
       ! listening $((candidate + 4)); then
