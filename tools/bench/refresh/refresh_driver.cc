@@ -68,6 +68,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include <grpcpp/grpcpp.h>
 
 #include "coffer/v1/admin.grpc.pb.h"
@@ -193,7 +194,33 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 2;
 }
 
+// Waits until grpc.health.v1 says the server at `target` is SERVING: a
+// service writes its port file once it listens, and coffer-storage only then
+// opens its database (answering UNAVAILABLE "database not open" meanwhile).
+absl::Status WaitUntilServing(const std::string& target) {
+  using grpc::health::v1::Health;
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  Client<Health> health(target);
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_connect_timeout);
+  absl::Status last = absl::UnavailableError("not asked yet");
+  while (absl::Now() < deadline) {
+    absl::StatusOr<HealthCheckResponse> reply = health.Call(
+        &Health::Stub::PrepareAsyncCheck, HealthCheckRequest(), /*wait_for_ready=*/true);
+    if (reply.ok() && reply->status() == HealthCheckResponse::SERVING) return absl::OkStatus();
+    last = reply.ok()
+               ? absl::UnavailableError(HealthCheckResponse::ServingStatus_Name(reply->status()))
+               : reply.status();
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(target, " did not become SERVING: ", last.ToString()));
+}
+
 int AddAccounts() {
+  if (absl::Status status = WaitUntilServing(absl::GetFlag(FLAGS_storage)); !status.ok()) {
+    return Fail("Health.Check", status);
+  }
   Client<v1::Storage> storage(absl::GetFlag(FLAGS_storage));
   const int addresses = absl::GetFlag(FLAGS_addresses);
   const std::string chain_id = absl::GetFlag(FLAGS_chain_id);
