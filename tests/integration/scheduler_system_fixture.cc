@@ -142,9 +142,9 @@ ServiceProcess& SchedulerSystemTest::StartScheduler(SchedulerOptions options) {
     args.push_back(absl::StrCat("--max_concurrent_runs=", options.max_concurrent_runs));
   }
   const std::string name = absl::StrCat("scheduler-", options.replica_id);
-  auto process =
-      ServiceProcess::Start(name, BinaryPath(Service::kScheduler), std::move(args),
-                            absl::StrCat(directory(), "/", name, "-", ++scheduler_starts_));
+  // Launch: TLS and tokens first in the secure suite.
+  auto process = Launch(Service::kScheduler, name, std::move(args),
+                        absl::StrCat(directory(), "/", name, "-", ++scheduler_starts_));
   if (!process.ok()) {
     ADD_FAILURE() << "cannot start " << name << ": " << process.status();
     throw std::runtime_error("scheduler did not start");

@@ -16,6 +16,7 @@
 
 #include "coffer/v1/admin.grpc.pb.h"
 #include "coffer/v1/fetcher.grpc.pb.h"
+#include "coffer/v1/storage.grpc.pb.h"
 #include "tests/integration/integration_test_base.h"
 #include "tests/testing/reflection_client.h"
 
@@ -54,8 +55,7 @@ TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
     ASSERT_TRUE(named.ok()) << named.status();
     EXPECT_EQ(named->status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-    absl::StatusOr<std::vector<std::string>> listed =
-        ReflectedServices(grpc_util::MakeChannel(process.address()));
+    absl::StatusOr<std::vector<std::string>> listed = ReflectedServices(Channel(process));
     ASSERT_TRUE(listed.ok()) << listed.status();
     const std::vector<std::string>& services = *listed;
     for (const std::string& name :
@@ -91,6 +91,39 @@ TEST_F(ServicesStartTest, AllThreeServeAndStopCleanly) {
   StopAndExpectCleanExit(*processes[1], SIGINT);
   StopAndExpectCleanExit(*processes[0], SIGTERM);
   EXPECT_NE(processes[0]->Log().find("stopped"), std::string::npos);
+}
+
+// The suite runs twice (integration_test.bzl): in the clear, and secure
+// (COFFER_TEST_SECURE=1). This says which one ran, from outside: in the
+// secure run a plaintext client is refused at the handshake and a TLS client
+// without a token is UNAUTHENTICATED, so the other tests' passing means
+// they passed over mTLS with tokens; in the clear run both are served.
+TEST_F(ServicesStartTest, TheSuiteRunsAsItSays) {
+  ServiceProcess& storage = StartService(Service::kStorage);
+  grpc_util::ClientQueue queue("suite-probe");
+  grpc_util::CallOptions options;
+  options.timeout = absl::Seconds(5);
+
+  grpc_util::AsyncClient<grpc::health::v1::Health> plaintext(
+      grpc_util::MakeChannel(storage.address()), &queue);
+  auto health = plaintext.CallBlocking(&grpc::health::v1::Health::Stub::PrepareAsyncCheck,
+                                       grpc::health::v1::HealthCheckRequest(), options);
+  grpc_util::AsyncClient<v1::Storage> tokenless(Channel(storage), &queue);
+  auto listed = tokenless.CallBlocking(&v1::Storage::Stub::PrepareAsyncListAccounts,
+                                       v1::ListAccountsRequest(), options);
+  auto with_token = Client<v1::Storage>(storage);
+  auto listed_with_token = with_token->CallBlocking(&v1::Storage::Stub::PrepareAsyncListAccounts,
+                                                    v1::ListAccountsRequest(), options);
+  EXPECT_TRUE(listed_with_token.ok()) << listed_with_token.status();
+  if (SecureSuite()) {
+    EXPECT_EQ(health.status().code(), absl::StatusCode::kUnavailable) << health.status();
+    EXPECT_EQ(listed.status().code(), absl::StatusCode::kUnauthenticated) << listed.status();
+    EXPECT_NE(storage.Log().find("gRPC transport: mTLS"), std::string::npos) << storage.Log();
+  } else {
+    EXPECT_TRUE(health.ok()) << health.status();
+    EXPECT_TRUE(listed.ok()) << listed.status();
+  }
+  queue.Shutdown();
 }
 
 TEST_F(ServicesStartTest, RefusesAPortInUse) {
@@ -148,8 +181,8 @@ TEST_F(ServicesStartTest, DebugModeAndPrometheusEndpoint) {
 
 TEST_F(ServicesStartTest, EnvironmentFallbackSetsFlags) {
   // COFFER_DEBUG=1 is --debug, for operators who configure by environment.
-  auto process = ServiceProcess::Start("storage-env", BinaryPath(Service::kStorage), {},
-                                       directory() + "/storage-env", {"COFFER_DEBUG=true"});
+  auto process = Launch(Service::kStorage, "storage-env", {}, directory() + "/storage-env",
+                        {"COFFER_DEBUG=true"});
   ASSERT_TRUE(process.ok()) << process.status();
   ASSERT_TRUE(WaitForHealth(**process, "SERVING"));
   auto admin = Client<v1::Admin>(**process);

@@ -39,7 +39,7 @@ class StorageDatabaseTest : public IntegrationTestBase {
 TEST_F(StorageDatabaseTest, DevelopmentKeyIsGeneratedAndReused) {
   std::string dir = directory() + "/storage-db";
   for (int start = 0; start < 2; ++start) {
-    auto storage = ServiceProcess::Start("storage", BinaryPath(Service::kStorage), {}, dir);
+    auto storage = Launch(Service::kStorage, "storage", {}, dir);
     ASSERT_TRUE(storage.ok()) << storage.status();
     ASSERT_TRUE(WaitForHealth(**storage, "SERVING")) << (*storage)->Log();
     auto details = Details(**storage);
@@ -63,15 +63,14 @@ TEST_F(StorageDatabaseTest, DevelopmentKeyIsGeneratedAndReused) {
 TEST_F(StorageDatabaseTest, WrongKeyStopsStartupAndLeavesTheFileUntouched) {
   std::string dir = directory() + "/storage-wrong-key";
   {
-    auto storage = ServiceProcess::Start("storage", BinaryPath(Service::kStorage), {}, dir);
+    auto storage = Launch(Service::kStorage, "storage", {}, dir);
     ASSERT_TRUE(storage.ok()) << storage.status();
     ASSERT_TRUE(WaitForHealth(**storage, "SERVING"));
     StopAndExpectCleanExit(**storage, SIGTERM);
   }
   std::string before = ReadBytes(dir + "/data/coffer.db");
   std::string wrong_key(64, 'a');
-  auto storage = ServiceProcess::Start("storage", BinaryPath(Service::kStorage), {}, dir,
-                                       {"COFFER_DB_KEY=" + wrong_key});
+  auto storage = Launch(Service::kStorage, "storage", {}, dir, {"COFFER_DB_KEY=" + wrong_key});
   // It may exit before or after reporting its port; either way it must not serve.
   if (storage.ok()) {
     auto code = (*storage)->Stop(SIGTERM);

@@ -56,8 +56,7 @@ class StorageMaintenanceTest : public IntegrationTestBase {
   }
 
   absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(const std::string& key_file) {
-    return ServiceProcess::Start("storage", BinaryPath(Service::kStorage),
-                                 {"--db_key_file=" + key_file}, dir_);
+    return Launch(Service::kStorage, "storage", {"--db_key_file=" + key_file}, dir_);
   }
 
   // Registers `count` accounts.
