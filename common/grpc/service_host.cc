@@ -15,6 +15,7 @@
 
 #include "common/exec/termination_signal.h"
 #include "common/grpc/auth/auth_flags.h"
+#include "common/grpc/tls_config.h"
 #include "common/grpc/tls_flags.h"
 #include "common/log/fmt_absl.h"
 
@@ -38,10 +39,11 @@ ABSL_FLAG(std::string, health_listen, "",
           "HOST:PORT of a second, plaintext port serving only grpc.health.v1, for probes that "
           "cannot do TLS or tokens (Kubernetes); needs --tls_cert; empty: none");
 ABSL_FLAG(std::string, metrics_listen, "",
-          "HOST:PORT to serve Prometheus text on at /metrics (empty: off)");
+          "HOST:PORT to serve Prometheus text on at /metrics, plain HTTP (empty: off; a "
+          "non-loopback HOST needs --insecure)");
 ABSL_FLAG(bool, insecure, false,
-          "Allow serving plaintext (no --tls_cert) on a --listen address that is not loopback; "
-          "without it that is a startup error");
+          "Allow plaintext on an address that is not loopback: --listen without --tls_cert, "
+          "and --metrics_listen; without it either is a startup error");
 ABSL_FLAG(std::string, port_file, "",
           "After startup, write the bound gRPC port to this file (for tests and scripts)");
 
@@ -50,12 +52,23 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-absl::Status StartExporter(metrics::HttpExporter& exporter, const std::string& address) {
+absl::Status StartExporter(metrics::HttpExporter& exporter, const std::string& address,
+                           bool insecure) {
   std::pair<std::string, std::string> parts = absl::StrSplit(address, absl::MaxSplits(':', 1));
   int port = 0;
   if (parts.first.empty() || !absl::SimpleAtoi(parts.second, &port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_listen: expected HOST:PORT, got \"", address, "\""));
+  }
+  // The same rule as the gRPC port's: nothing plaintext leaves the machine
+  // unless the operator said so. The text holds counters and latencies
+  // (method, task, upstream host), no address, balance or secret, but a
+  // deployment scrapes it over a network it should have chosen to trust.
+  if (!IsLoopbackAddress(address) && !insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--metrics_listen=", address,
+        " is not a loopback address and serves plain HTTP: give --insecure to allow it, or "
+        "read the metrics over gRPC (Admin.GetMetrics, TLS and tokens apply)"));
   }
   return exporter.Start(parts.first, port);
 }
@@ -140,7 +153,7 @@ int ServiceHost::Run(std::function<absl::Status()> start, std::function<void()> 
   std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (status.ok() && !metrics_listen.empty()) {
     exporter_ = std::make_unique<metrics::HttpExporter>();
-    status = StartExporter(*exporter_, metrics_listen);
+    status = StartExporter(*exporter_, metrics_listen, absl::GetFlag(FLAGS_insecure));
     if (status.ok()) spdlog::info("Prometheus metrics on http://{}/metrics", metrics_listen);
   }
   if (status.ok() && start) status = start();

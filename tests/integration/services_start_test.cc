@@ -126,6 +126,23 @@ TEST_F(ServicesStartTest, TheSuiteRunsAsItSays) {
   queue.Shutdown();
 }
 
+// Prometheus text is plain HTTP: like a plaintext gRPC port, it may face
+// the network only when the operator says --insecure.
+TEST_F(ServicesStartTest, MetricsOffLoopbackNeedInsecure) {
+  auto refused = RunCommand(BinaryPath(Service::kFetcher),
+                            {"--listen=127.0.0.1:0", "--metrics_listen=0.0.0.0:0"});
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->exit_code, 1) << refused->output;
+  EXPECT_NE(refused->output.find("--metrics_listen=0.0.0.0:0 is not a loopback address"),
+            std::string::npos)
+      << refused->output;
+
+  ServiceProcess& fetcher =
+      StartService(Service::kFetcher, {"--metrics_listen=0.0.0.0:0", "--insecure"});
+  EXPECT_NE(fetcher.Log().find("Prometheus metrics on http://0.0.0.0:0/metrics"), std::string::npos)
+      << fetcher.Log();
+}
+
 TEST_F(ServicesStartTest, RefusesAPortInUse) {
   ServiceProcess& storage = StartService(Service::kStorage);
   auto result = RunCommand(BinaryPath(Service::kStorage), {"--listen=" + storage.address()});
