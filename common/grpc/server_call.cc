@@ -1,6 +1,8 @@
 #include "common/grpc/server_call.h"
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,7 @@
 
 #include "common/grpc/auth/call_authorizer.h"
 #include "common/grpc/auth/method_roles.h"
+#include "common/grpc/auth/refusal_log.h"
 #include "common/metrics/registry.h"
 
 namespace coffer::grpc_util {
@@ -98,10 +101,17 @@ absl::Status ServerCall::Accept() {
   accepted_at_ = absl::Now();
   method_.Arm(queue_);
   if (absl::Status allowed = method_.Authorize(server_context_); !allowed.ok()) {
-    // Debug only: a flood of bad tokens must not flood the log. The message
-    // never holds the token; refusals are counted per code in the metrics.
-    spdlog::debug("refused {} from {}: {}", method_.name(), server_context_.peer(),
-                  allowed.ToString());
+    // A warning at most every 10 s with a count of the rest: a flood of bad
+    // tokens must not flood the log. The message never holds the token;
+    // refusals are also counted per code in the metrics.
+    static auth::RefusalLog* const refusals = new auth::RefusalLog();
+    if (std::optional<std::string> report =
+            refusals->Record(method_.name(), server_context_.peer(), allowed)) {
+      spdlog::warn("{}", *report);
+    } else {
+      spdlog::debug("refused {} from {}: {}", method_.name(), server_context_.peer(),
+                    allowed.ToString());
+    }
     return allowed;
   }
   if (!method_.limiter().TryAcquire()) {

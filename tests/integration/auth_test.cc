@@ -18,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include <grpcpp/generic/generic_stub.h>
@@ -216,6 +218,34 @@ TEST_F(AuthTest, EveryRpcAgainstEveryRoleAndNoTokenInTheLogs) {
       EXPECT_THAT(log, Not(HasSubstr(token))) << process->name();
     }
   }
+}
+
+// At the default log level an operator sees refusals too, as warnings, but
+// not one line per call: a burst of bad calls makes one line at once and is
+// summed into the next (every 10 s at most).
+TEST_F(AuthTest, RefusalsAreWarnedAboutWithoutFloodingTheLog) {
+  ServiceProcess& storage =
+      StartService(Service::kStorage, {absl::StrCat("--auth_tokens_file=", WriteTokens())});
+  auto channel = grpc_util::MakeChannel(storage.address());
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(CallEmpty(channel, "/coffer.v1.Storage/ListAccounts", kWrongToken).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  StopAndExpectCleanExit(storage, SIGTERM);
+  const std::string log = storage.Log();
+  std::vector<std::string> refusal_lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "refused /coffer.v1.Storage/ListAccounts")) {
+      refusal_lines.emplace_back(line);
+    }
+  }
+  // 20 refusals within a few seconds: the first reported, the rest counted
+  // (a second line only if the burst straddled the 10 s interval).
+  ASSERT_GE(refusal_lines.size(), 1u) << log;
+  EXPECT_LE(refusal_lines.size(), 2u) << log;
+  EXPECT_THAT(refusal_lines[0], HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(refusal_lines[0], HasSubstr(" W "));  // warning
+  EXPECT_THAT(log, Not(HasSubstr(kWrongToken)));
 }
 
 }  // namespace
