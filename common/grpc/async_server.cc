@@ -1,5 +1,7 @@
 #include "common/grpc/async_server.h"
 
+#include <algorithm>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -11,6 +13,15 @@
 #include "common/grpc/message_size.h"
 
 namespace coffer::grpc_util {
+namespace {
+
+// A duration as a channel argument's milliseconds (an int), at least 1.
+int MillisecondsArgument(absl::Duration duration) {
+  const int64_t ms = absl::ToInt64Milliseconds(duration);
+  return static_cast<int>(std::clamp<int64_t>(ms, 1, std::numeric_limits<int>::max()));
+}
+
+}  // namespace
 
 AsyncServer::AsyncServer(Options options)
     : options_(std::move(options)), limiter_(options_.max_in_flight_calls) {
@@ -49,6 +60,12 @@ absl::Status AsyncServer::Start() {
   // silently share its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  if (options_.max_connection_age != absl::InfiniteDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               MillisecondsArgument(options_.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               MillisecondsArgument(options_.max_connection_age_grace));
+  }
   auto credentials =
       options_.credentials ? options_.credentials : grpc::InsecureServerCredentials();
   builder.AddListeningPort(options_.listen_address, credentials, &port_);

@@ -78,6 +78,13 @@ class AsyncServer {
     // other method refuses a call that did not come over TLS (the caller
     // checks that the main port is TLS). Empty: none.
     std::string health_listen_address;
+    // A connection older than this is asked to go away (GOAWAY) and its
+    // client reconnects, resolving the server's name again: behind a
+    // Kubernetes headless Service that is how clients find the replicas a
+    // scale-up added. Calls in flight then get max_connection_age_grace to
+    // finish. InfiniteDuration: connections live as long as their clients.
+    absl::Duration max_connection_age = absl::InfiniteDuration();
+    absl::Duration max_connection_age_grace = absl::Seconds(10);
     // Serve grpc.reflection (gRPC's own plugin) for grpcurl.
     bool enable_reflection = true;
     // Debug mode: time every completion and report slow handlers.

@@ -34,6 +34,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
   // and notice dead peers.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // Calls spread over every address the target resolves to (a Kubernetes
+  // headless Service: one per replica) rather than all going to the first
+  // (gRPC's default pick_first). One address: the same as pick_first.
+  args.SetLoadBalancingPolicyName("round_robin");
   std::shared_ptr<grpc::ChannelCredentials> credentials = security.credentials;
   if (credentials == nullptr) {
     credentials = grpc::InsecureChannelCredentials();

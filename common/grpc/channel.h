@@ -43,7 +43,8 @@ struct ChannelSecurity {
     absl::Duration refresh_interval = kCertificateRefreshInterval);
 
 // A channel to `target` (HOST:PORT) that receives messages up to
-// kMaxMessageBytes (message_size.h). Null credentials: plaintext.
+// kMaxMessageBytes (message_size.h) and spreads calls round robin over the
+// addresses the target resolves to. Null credentials: plaintext.
 std::shared_ptr<grpc::Channel> MakeChannel(
     const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 

@@ -44,6 +44,10 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(bool, insecure, false,
           "Allow plaintext on an address that is not loopback: --listen without --tls_cert, "
           "and --metrics_listen; without it either is a startup error");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
+          "Ask a client connection older than this to reconnect (GOAWAY; calls in flight get "
+          "--shutdown_grace to finish), so clients resolving a headless Service again spread "
+          "over replicas added since; inf: never");
 ABSL_FLAG(std::string, port_file, "",
           "After startup, write the bound gRPC port to this file (for tests and scripts)");
 
@@ -84,6 +88,8 @@ ServiceHost::ServiceHost(Options options)
   if (server_options.listen_address.empty())
     server_options.listen_address = options_.default_listen;
   server_options.completion_queues = absl::GetFlag(FLAGS_completion_queues);
+  server_options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  server_options.max_connection_age_grace = shutdown_grace_;
   server_options.calls_armed_per_method = absl::GetFlag(FLAGS_calls_armed_per_method);
   server_options.max_in_flight_calls = absl::GetFlag(FLAGS_max_in_flight_calls);
   server_options.debug = absl::GetFlag(FLAGS_debug);

@@ -20,9 +20,11 @@ void TestServiceImpl::Register(grpc_util::AsyncServer& server) {
   COFFER_GRPC_SERVER_STREAMING(server, async_service_, test::TestService, Count, this);
 }
 
-void TestServiceImpl::HandleEcho(CallContext& /*context*/, const test::EchoRequest& request,
+void TestServiceImpl::HandleEcho(CallContext& context, const test::EchoRequest& request,
                                  test::EchoReply* reply, Done done) {
+  ++echoes_;
   reply->set_text(request.text());
+  reply->set_peer(context.server_context().peer());
   if (request.block_poller_ms() > 0) absl::SleepFor(absl::Milliseconds(request.block_poller_ms()));
   if (request.drop_done()) return;
   if (request.answer_twice()) {

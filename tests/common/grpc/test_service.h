@@ -30,6 +30,8 @@ class TestServiceImpl {
   int cancellations() const { return cancellations_.load(); }
   // Hang calls currently waiting.
   int hanging() const { return hanging_.load(); }
+  // Echo calls answered or begun so far.
+  int echoes() const { return echoes_.load(); }
 
   // Finishes what is queued on the worker pool; call before the server goes.
   void Shutdown() { workers_.Shutdown(); }
@@ -39,6 +41,7 @@ class TestServiceImpl {
   exec::ThreadPool workers_;
   std::atomic<int> cancellations_{0};
   std::atomic<int> hanging_{0};
+  std::atomic<int> echoes_{0};
 };
 
 }  // namespace coffer::testing
