@@ -9,6 +9,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -42,10 +43,28 @@ void WritePrivateFile(const std::string& path, const std::string& contents) {
   }
 }
 
+// The live secure fixture's ClientEnvironment (one fixture lives at a time).
+absl::Mutex client_environment_mu;
+std::vector<std::string>& LiveClientEnvironment()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(client_environment_mu) {
+  static auto* environment = new std::vector<std::string>();
+  return *environment;
+}
+
 }  // namespace
 
 IntegrationTestBase::IntegrationTestBase() : directory_(MakeTestDirectory("integration")) {
   if (SecureSuite()) UseSecureSuite();
+}
+
+IntegrationTestBase::~IntegrationTestBase() {
+  absl::MutexLock lock(&client_environment_mu);
+  LiveClientEnvironment().clear();
+}
+
+std::vector<std::string> IntegrationTestBase::ClientEnvironment() {
+  absl::MutexLock lock(&client_environment_mu);
+  return LiveClientEnvironment();
 }
 
 bool IntegrationTestBase::SecureSuite() {
@@ -78,6 +97,11 @@ void IntegrationTestBase::UseSecureSuite() {
   admin_token_file_ = absl::StrCat(certs, "/admin.token");
   WritePrivateFile(admin_token_file_, absl::StrCat(admin_token, "\n"));
   client_metadata_ = {grpc_util::auth::BearerMetadata(admin_token)};
+  absl::MutexLock lock(&client_environment_mu);
+  LiveClientEnvironment() = {absl::StrCat("COFFER_TLS_CA=", client->ca_file),
+                             absl::StrCat("COFFER_TLS_CERT=", client->cert_file),
+                             absl::StrCat("COFFER_TLS_KEY=", client->key_file),
+                             absl::StrCat("COFFER_TOKEN_FILE=", admin_token_file_)};
 }
 
 std::vector<std::string> IntegrationTestBase::SecurityArgs(Service service) const {

@@ -46,8 +46,18 @@ namespace coffer::testing {
 using Service = client::Service;
 
 class IntegrationTestBase : public ::testing::Test {
+ public:
+  // Whether this run is the secure suite (COFFER_TEST_SECURE=1).
+  static bool SecureSuite();
+  // For command-line clients a test runs (cofferctl): in the secure suite
+  // COFFER_TLS_CA, COFFER_TLS_CERT, COFFER_TLS_KEY and COFFER_TOKEN_FILE
+  // naming the live fixture's client certificate and admin token; empty
+  // otherwise, and when no fixture lives.
+  static std::vector<std::string> ClientEnvironment();
+
  protected:
   IntegrationTestBase();
+  ~IntegrationTestBase() override;
   // Stops every service still running with SIGTERM and expects exit code 0.
   void TearDown() override;
 
@@ -83,8 +93,6 @@ class IntegrationTestBase : public ::testing::Test {
     return client_metadata_;
   }
 
-  // Whether this run is the secure suite (COFFER_TEST_SECURE=1).
-  static bool SecureSuite();
   // The arguments StartService puts first for `service`: --tls_* after
   // UseTls, and in the secure suite --auth_tokens_file (and for the
   // scheduler --token_file, its own admin token). For processes a test

@@ -6,6 +6,8 @@
 #include "absl/time/time.h"
 #include <google/protobuf/util/json_util.h>
 
+#include "tests/integration/integration_test_base.h"
+
 namespace coffer::testing {
 namespace {
 
@@ -19,6 +21,9 @@ CommandOutput Run(const std::vector<std::string>& args, std::optional<std::strin
       RunCommandWith({.binary = RunfilePath("tools/cofferctl/cofferctl"),
                       .args = args,
                       .stdin_text = std::move(stdin_text),
+                      // The secure suite's certificate and token, by the
+                      // variables cofferctl reads (its flags still win).
+                      .env = IntegrationTestBase::ClientEnvironment(),
                       .timeout = kRunTimeout,
                       .split_stderr = split_stderr});
   EXPECT_TRUE(result.ok()) << result.status();
