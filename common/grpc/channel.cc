@@ -38,6 +38,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
   // headless Service: one per replica) rather than all going to the first
   // (gRPC's default pick_first). One address: the same as pick_first.
   args.SetLoadBalancingPolicyName("round_robin");
+  // A peer that was down is dialled again at most 10 s apart (gRPC's default
+  // backoff grows to 120 s): a service back after an outage is used again
+  // within seconds, not minutes.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = security.credentials;
   if (credentials == nullptr) {
     credentials = grpc::InsecureChannelCredentials();
