@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -33,6 +34,7 @@
 #include "services/scheduler/lease/waitable_clock.h"
 #include "services/scheduler/runs/grpc_run_backends.h"
 #include "services/scheduler/schedule/jitter.h"
+#include "services/scheduler/service/active_forwarder.h"
 #include "services/scheduler/service/dependency_monitor.h"
 #include "services/scheduler/service/scheduler_service.h"
 
@@ -61,6 +63,13 @@ ABSL_FLAG(absl::Duration, dependency_check_interval, absl::Seconds(2),
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name checked in the certificates of storage and fetcher instead of the host of "
           "--storage/--fetcher (TLS, when --tls_ca is set)");
+ABSL_FLAG(bool, forward_to_active, true,
+          "While a standby, pass writes (task changes, triggers, cancels) on to the active "
+          "replica at its advertised address and relay the answer, so clients may call either "
+          "replica; false: answer UNAVAILABLE naming the active one");
+ABSL_FLAG(std::string, replica_tls_server_name, "",
+          "Name checked in the active replica's certificate when forwarding to it (TLS, when "
+          "--tls_ca is set); empty: the host of its advertised address");
 ABSL_FLAG(absl::Duration, dependency_check_timeout, absl::Seconds(1),
           "Deadline of each health check; no answer within it counts as not serving");
 
@@ -193,6 +202,19 @@ int main(int argc, char** argv) {
     storage.SetDefaultMetadata({grpc_util::auth::BearerMetadata(*token)});
     fetcher.SetDefaultMetadata({grpc_util::auth::BearerMetadata(*token)});
   }
+  // Writes a standby passes on to the active replica (active_forwarder.h),
+  // with the same certificate and CA.
+  grpc_util::ClientQueue replica_queue("replica-client");
+  absl::StatusOr<grpc_util::ChannelSecurity> replica_security =
+      grpc_util::MakeChannelSecurity(client_files, absl::GetFlag(FLAGS_replica_tls_server_name));
+  if (!replica_security.ok()) {
+    spdlog::critical("scheduler: calls to the active replica: {}", replica_security.status());
+    return 1;
+  }
+  std::optional<scheduler::ActiveForwarder> forwarder;
+  if (absl::GetFlag(FLAGS_forward_to_active)) {
+    forwarder.emplace(replica_id, &replica_queue, *std::move(replica_security));
+  }
   grpc_util::AsyncClient<Health> storage_health(storage_channel, &storage_queue);
   grpc_util::AsyncClient<Health> fetcher_health(fetcher_channel, &fetcher_queue);
 
@@ -245,6 +267,7 @@ int main(int argc, char** argv) {
       });
 
   scheduler::SchedulerService api(replica_id, &engine, &events, &monitor, &wall_clock);
+  if (forwarder.has_value()) api.SetForwarder(&*forwarder);
   api.Register(host.server());
   std::string advertised = absl::GetFlag(FLAGS_advertise_address);
   host.admin().SetDetailsProvider([&replica_id, &advertised, storage_target, fetcher_target] {

@@ -1,6 +1,7 @@
 // Two scheduler replicas on one storage, against the real binaries: one is
-// ACTIVE and runs the tasks, the other is a STANDBY that refuses mutations
-// naming the active one; the standby takes over within about a lease period
+// ACTIVE and runs the tasks, the other is a STANDBY that forwards mutations
+// to the active one, or (with --forward_to_active=false) refuses them naming
+// it; the standby takes over within about a lease period
 // when the active one is killed; and a leader stopped with SIGSTOP past its
 // lease writes nothing once resumed (storage refuses its stale fence).
 #include <algorithm>
@@ -44,6 +45,10 @@ class SchedulerReplicasTest : public SchedulerSystemTest {
     options.advertise_address = address;
     options.lease_ttl = kLeaseTtl;
     options.wait_for_role = role;
+    // The addresses above are names no one answers: these replicas refer
+    // clients to the active one rather than forward to it (the forwarding
+    // test below uses real addresses).
+    options.extra_args = {"--forward_to_active=false"};
     return options;
   }
 
@@ -139,6 +144,67 @@ TEST_F(SchedulerReplicasTest, OneIsActiveAndTheOtherTakesOverWhenItIsKilled) {
   }
   EXPECT_GT(epoch_b, epoch_a);
   EXPECT_EQ(LatestEther(2), "32");
+}
+
+// A client may call either replica (a Kubernetes Service in front of both):
+// the standby passes writes on to the active one, with the caller's token,
+// and relays its answers; a call already forwarded once is not forwarded
+// again; WatchRuns stays with the active replica.
+TEST_F(SchedulerReplicasTest, AStandbyForwardsWritesToTheActiveOne) {
+  SchedulerOptions a_options;
+  a_options.replica_id = "replica-a";
+  a_options.lease_ttl = kLeaseTtl;
+  ServiceProcess& a = StartScheduler(a_options);  // advertises its own address
+  SchedulerOptions b_options = a_options;
+  b_options.replica_id = "replica-b";
+  b_options.wait_for_role = GetReplicaStatusResponse::STANDBY;
+  ServiceProcess& b = StartScheduler(b_options);
+  auto api_a = SchedulerClient(a);
+  auto api_b = SchedulerClient(b);
+
+  // Created through the standby, it is the active replica's.
+  absl::StatusOr<v1::TaskStatus> created =
+      CreateTaskWhenReady(*api_b, BalancesTask("balances", absl::Hours(1), /*paused=*/true));
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::StatusOr<v1::TaskStatus> on_a = GetTask(*api_a, "balances");
+  ASSERT_TRUE(on_a.ok()) << on_a.status();
+  EXPECT_TRUE(on_a->task().paused());
+  EXPECT_NE(on_a->state(), v1::TaskStatus::STANDBY);
+
+  // A trigger with wait through the standby answers when the active
+  // replica's run ended.
+  absl::StatusOr<v1::TriggerTaskResponse> triggered = Trigger(*api_b, "balances", /*wait=*/true);
+  ASSERT_TRUE(triggered.ok()) << triggered.status();
+  EXPECT_EQ(triggered->run().state(), v1::RUN_STATE_SUCCEEDED) << triggered->ShortDebugString();
+  EXPECT_EQ(triggered->run().holder_id(), "replica-a");
+  EXPECT_EQ(LatestEther(1), "31");
+
+  // Errors come back with where they arose.
+  absl::StatusOr<v1::TaskStatus> duplicate =
+      CreateTask(*api_b, BalancesTask("balances", absl::Hours(1)));
+  EXPECT_EQ(duplicate.status().code(), absl::StatusCode::kAlreadyExists) << duplicate.status();
+  EXPECT_TRUE(absl::StrContains(duplicate.status().message(),
+                                "forwarded to the active scheduler replica-a at"))
+      << duplicate.status();
+
+  // A call that was forwarded already is refused by a standby, naming the
+  // active replica: two replicas can never pass a call back and forth.
+  v1::PauseTaskRequest pause;
+  pause.set_task_id("balances");
+  grpc_util::CallOptions forwarded;
+  forwarded.metadata = {{"coffer-forwarded-by", "replica-c"}};
+  absl::StatusOr<v1::PauseTaskResponse> refused =
+      api_b->CallBlocking(&Scheduler::Stub::PrepareAsyncPauseTask, pause, forwarded);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "the active scheduler is replica-a"))
+      << refused.status();
+
+  // WatchRuns is not forwarded: the standby says where the active one is.
+  v1::WatchRunsRequest watch_request;
+  grpc_util::CallHandle handle;
+  std::shared_ptr<RunWatch> watch = Watch(*api_b, watch_request, &handle);
+  ASSERT_TRUE(Eventually([&] { return watch->ended().has_value(); }, absl::Seconds(30)));
+  EXPECT_EQ(watch->ended()->code(), absl::StatusCode::kUnavailable) << *watch->ended();
 }
 
 TEST_F(SchedulerReplicasTest, AStalledLeaderWritesNothingAfterTheTakeover) {

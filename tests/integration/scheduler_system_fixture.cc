@@ -141,6 +141,7 @@ ServiceProcess& SchedulerSystemTest::StartScheduler(SchedulerOptions options) {
   if (options.max_concurrent_runs > 0) {
     args.push_back(absl::StrCat("--max_concurrent_runs=", options.max_concurrent_runs));
   }
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   const std::string name = absl::StrCat("scheduler-", options.replica_id);
   // Launch: TLS and tokens first in the secure suite.
   auto process = Launch(Service::kScheduler, name, std::move(args),

@@ -83,6 +83,8 @@ class SchedulerSystemTest : public IntegrationTestBase {
     int max_concurrent_runs = 0;
     // Empty: the storage StartStorage started.
     std::string storage_address;
+    // More flags, after the fixture's.
+    std::vector<std::string> extra_args = {};
     // Waits until GetReplicaStatus answers this role (30 s, fatal otherwise);
     // nullopt: returns once the port is known.
     std::optional<Role> wait_for_role = v1::GetReplicaStatusResponse::ACTIVE;

@@ -122,10 +122,40 @@ void SchedulerService::Forward(Access access,
                      });
 }
 
-void SchedulerService::HandleCreateTask(CallContext& /*context*/,
-                                        const v1::CreateTaskRequest& request,
+std::optional<SchedulerService::Active> SchedulerService::ForwardTarget(
+    CallContext& context) const {
+  if (forwarder_ == nullptr || !dependencies_->IsServing(kStorageDependency)) return std::nullopt;
+  const LeaseKeeper* keeper = keeper_.load(std::memory_order_acquire);
+  if (keeper == nullptr || keeper->CurrentFence().has_value()) return std::nullopt;
+  if (ActiveForwarder::WasForwarded(context.server_context())) return std::nullopt;
+  const LeaseKeeperStatus status = keeper->GetStatus();
+  if (!status.lease.has_value()) return std::nullopt;
+  const v1::Lease& lease = *status.lease;
+  const bool live = lease.remaining().seconds() > 0 || lease.remaining().nanos() > 0;
+  if (!live || lease.holder_id().empty() || lease.holder_id() == replica_id_ ||
+      lease.holder_address().empty()) {
+    return std::nullopt;
+  }
+  return Active{.id = lease.holder_id(), .address = lease.holder_address()};
+}
+
+template <typename Request, typename Reply>
+void SchedulerService::Write(CallContext& context,
+                             void (TaskEngine::*method)(const Request&, Answer<Reply>),
+                             ActiveForwarder::Prepare<Request, Reply> prepare,
+                             const Request& request, Reply* reply, Done done) {
+  if (std::optional<Active> active = ForwardTarget(context)) {
+    forwarder_->Forward(active->id, active->address, context, prepare, request, reply,
+                        std::move(done));
+    return;
+  }
+  Forward(Access::kWrite, method, request, reply, std::move(done));
+}
+
+void SchedulerService::HandleCreateTask(CallContext& context, const v1::CreateTaskRequest& request,
                                         v1::CreateTaskResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::CreateTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::CreateTask, &v1::Scheduler::Stub::PrepareAsyncCreateTask, request,
+        reply, std::move(done));
 }
 
 void SchedulerService::HandleGetTask(CallContext& /*context*/, const v1::GetTaskRequest& request,
@@ -139,43 +169,44 @@ void SchedulerService::HandleListTasks(CallContext& /*context*/,
   Forward(Access::kRead, &TaskEngine::ListTasks, request, reply, std::move(done));
 }
 
-void SchedulerService::HandleUpdateTask(CallContext& /*context*/,
-                                        const v1::UpdateTaskRequest& request,
+void SchedulerService::HandleUpdateTask(CallContext& context, const v1::UpdateTaskRequest& request,
                                         v1::UpdateTaskResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::UpdateTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::UpdateTask, &v1::Scheduler::Stub::PrepareAsyncUpdateTask, request,
+        reply, std::move(done));
 }
 
-void SchedulerService::HandleDeleteTask(CallContext& /*context*/,
-                                        const v1::DeleteTaskRequest& request,
+void SchedulerService::HandleDeleteTask(CallContext& context, const v1::DeleteTaskRequest& request,
                                         v1::DeleteTaskResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::DeleteTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::DeleteTask, &v1::Scheduler::Stub::PrepareAsyncDeleteTask, request,
+        reply, std::move(done));
 }
 
-void SchedulerService::HandlePauseTask(CallContext& /*context*/,
-                                       const v1::PauseTaskRequest& request,
+void SchedulerService::HandlePauseTask(CallContext& context, const v1::PauseTaskRequest& request,
                                        v1::PauseTaskResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::PauseTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::PauseTask, &v1::Scheduler::Stub::PrepareAsyncPauseTask, request,
+        reply, std::move(done));
 }
 
-void SchedulerService::HandleResumeTask(CallContext& /*context*/,
-                                        const v1::ResumeTaskRequest& request,
+void SchedulerService::HandleResumeTask(CallContext& context, const v1::ResumeTaskRequest& request,
                                         v1::ResumeTaskResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::ResumeTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::ResumeTask, &v1::Scheduler::Stub::PrepareAsyncResumeTask, request,
+        reply, std::move(done));
 }
 
-void SchedulerService::HandleTriggerTask(CallContext& /*context*/,
+void SchedulerService::HandleTriggerTask(CallContext& context,
                                          const v1::TriggerTaskRequest& request,
                                          v1::TriggerTaskResponse* reply, Done done) {
   // With wait, the engine answers when the run ends; a client whose
   // deadline passes first gets DEADLINE_EXCEEDED from gRPC and the run
   // goes on (scheduler.proto).
-  Forward(Access::kWrite, &TaskEngine::TriggerTask, request, reply, std::move(done));
+  Write(context, &TaskEngine::TriggerTask, &v1::Scheduler::Stub::PrepareAsyncTriggerTask, request,
+        reply, std::move(done));
 }
 
-void SchedulerService::HandleCancelRun(CallContext& /*context*/,
-                                       const v1::CancelRunRequest& request,
+void SchedulerService::HandleCancelRun(CallContext& context, const v1::CancelRunRequest& request,
                                        v1::CancelRunResponse* reply, Done done) {
-  Forward(Access::kWrite, &TaskEngine::CancelRun, request, reply, std::move(done));
+  Write(context, &TaskEngine::CancelRun, &v1::Scheduler::Stub::PrepareAsyncCancelRun, request,
+        reply, std::move(done));
 }
 
 void SchedulerService::HandleGetRun(CallContext& /*context*/, const v1::GetRunRequest& request,

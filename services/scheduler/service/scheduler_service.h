@@ -7,10 +7,14 @@
 //     GetReplicaStatus answers UNAVAILABLE naming storage.
 //   - Reads (GetTask, ListTasks, GetRun, ListRuns) always go to the engine,
 //     which answers from storage when this replica is not active.
-//   - Everything else on a replica without a fence answers UNAVAILABLE: "this
-//     replica is a standby; the active scheduler is <holder_id> at
-//     <holder_address>" (or "no replica holds the lease yet"), so clients
-//     retry there. WatchRuns streams end UNAVAILABLE when the lease is lost.
+//   - Everything else on a replica without a fence: with a forwarder set
+//     (SetForwarder) and a live lease held by another replica, passed on to
+//     that replica, and its answer relayed. Otherwise (no forwarder, no
+//     holder, a call already forwarded once) UNAVAILABLE: "this replica is a
+//     standby; the active scheduler is <holder_id> at <holder_address>" (or
+//     "no replica holds the lease yet"), so clients retry there. WatchRuns
+//     is not forwarded: on a standby it answers that UNAVAILABLE, and
+//     streams end UNAVAILABLE when the lease is lost.
 //
 //   SchedulerService api("sched-a", &engine, &events, &monitor, &wall_clock);
 //   api.Register(host.server());
@@ -30,6 +34,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -41,6 +46,7 @@
 #include "services/scheduler/engine/task_engine.h"
 #include "services/scheduler/lease/lease_keeper.h"
 #include "services/scheduler/lease/waitable_clock.h"
+#include "services/scheduler/service/active_forwarder.h"
 #include "services/scheduler/service/dependency_monitor.h"
 #include "services/scheduler/service/timer_thread.h"
 #include "services/scheduler/service/watch_runs_call.h"
@@ -71,6 +77,11 @@ class SchedulerService {
   // then the replica is STARTING and mutations answer UNAVAILABLE. Once;
   // any thread.
   void AttachLease(const LeaseKeeper* keeper, std::string address);
+
+  // Lets this replica, while a standby, pass writes on to the active one
+  // (active_forwarder.h) instead of answering UNAVAILABLE with its address.
+  // `forwarder` outlives the service; before the server starts.
+  void SetForwarder(ActiveForwarder* forwarder) { forwarder_ = forwarder; }
 
   // From the keeper's on_lost: ends every WatchRuns stream UNAVAILABLE.
   void OnLeaseLost(const absl::Status& reason);
@@ -120,12 +131,28 @@ class SchedulerService {
   template <typename Request, typename Reply>
   void Forward(Access access, void (TaskEngine::*method)(const Request&, Answer<Reply>),
                const Request& request, Reply* reply, grpc_util::Done done);
+  // A write: to the engine on the active replica; on a standby, to the
+  // active replica through the forwarder when one is set and the active is
+  // known (and the call was not itself forwarded); else as Forward.
+  template <typename Request, typename Reply>
+  void Write(grpc_util::CallContext& context,
+             void (TaskEngine::*method)(const Request&, Answer<Reply>),
+             ActiveForwarder::Prepare<Request, Reply> prepare, const Request& request, Reply* reply,
+             grpc_util::Done done);
+  // The active replica (holder id and address) when this one is a standby
+  // that should forward the call; nullopt otherwise.
+  struct Active {
+    std::string id;
+    std::string address;
+  };
+  std::optional<Active> ForwardTarget(grpc_util::CallContext& context) const;
 
   const std::string replica_id_;
   TaskEngine* const engine_;
   DependencyMonitor* const dependencies_;
   v1::Scheduler::AsyncService async_api_;
 
+  ActiveForwarder* forwarder_ = nullptr;
   std::atomic<const LeaseKeeper*> keeper_{nullptr};
   mutable std::mutex mu_;
   std::string address_ ABSL_GUARDED_BY(mu_);
