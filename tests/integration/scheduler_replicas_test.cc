@@ -149,7 +149,7 @@ TEST_F(SchedulerReplicasTest, OneIsActiveAndTheOtherTakesOverWhenItIsKilled) {
 // A client may call either replica (a Kubernetes Service in front of both):
 // the standby passes writes on to the active one, with the caller's token,
 // and relays its answers; a call already forwarded once is not forwarded
-// again; WatchRuns stays with the active replica.
+// again; WatchRuns streams are relayed.
 TEST_F(SchedulerReplicasTest, AStandbyForwardsWritesToTheActiveOne) {
   SchedulerOptions a_options;
   a_options.replica_id = "replica-a";
@@ -199,12 +199,29 @@ TEST_F(SchedulerReplicasTest, AStandbyForwardsWritesToTheActiveOne) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "the active scheduler is replica-a"))
       << refused.status();
 
-  // WatchRuns is not forwarded: the standby says where the active one is.
+  // WatchRuns through the standby relays the active replica's stream: a
+  // run triggered there is seen from start to end.
   v1::WatchRunsRequest watch_request;
+  watch_request.set_task_id("balances");
   grpc_util::CallHandle handle;
   std::shared_ptr<RunWatch> watch = Watch(*api_b, watch_request, &handle);
-  ASSERT_TRUE(Eventually([&] { return watch->ended().has_value(); }, absl::Seconds(30)));
-  EXPECT_EQ(watch->ended()->code(), absl::StatusCode::kUnavailable) << *watch->ended();
+  absl::StatusOr<v1::TriggerTaskResponse> watched = Trigger(*api_a, "balances", /*wait=*/false);
+  ASSERT_TRUE(watched.ok()) << watched.status();
+  auto finished = [&] {
+    for (const v1::WatchRunsResponse& event : watch->events()) {
+      if (event.type() == v1::WatchRunsResponse::FINISHED &&
+          event.run().run_id() == watched->run_id()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(Eventually(finished, absl::Seconds(60)))
+      << watch->events().size()
+      << " events; ended: " << (watch->ended().has_value() ? watch->ended()->ToString() : "no");
+  EXPECT_FALSE(watch->ended().has_value()) << *watch->ended();
+  handle.Cancel();
+  EXPECT_TRUE(Eventually([&] { return watch->ended().has_value(); }, absl::Seconds(10)));
 }
 
 TEST_F(SchedulerReplicasTest, AStalledLeaderWritesNothingAfterTheTakeover) {

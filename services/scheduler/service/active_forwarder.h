@@ -5,7 +5,8 @@
 // Service in front of both, instead of being told to go elsewhere.
 //
 // The caller's bearer token goes along (the active authorizes the call as
-// its own), the caller's deadline and cancellation too. A forwarded call
+// its own), the caller's deadline and cancellation too. Unary calls and
+// server streams (WatchRuns) alike. A forwarded call
 // carries a mark (kForwardedHeader): the replica receiving it never forwards
 // it again, so two replicas that each think the other active cannot bounce a
 // call between them; it answers UNAVAILABLE instead.
@@ -34,6 +35,7 @@
 #include "common/grpc/call_context.h"
 #include "common/grpc/channel.h"
 #include "common/grpc/client_queue.h"
+#include "common/grpc/server_stream_call.h"
 #include "common/grpc/unary_call.h"
 
 namespace coffer::scheduler {
@@ -46,6 +48,8 @@ class ActiveForwarder {
  public:
   template <typename Request, typename Reply>
   using Prepare = grpc_util::AsyncClient<v1::Scheduler>::UnaryPrepare<Request, Reply>;
+  template <typename Request, typename Reply>
+  using StreamPrepare = grpc_util::AsyncClient<v1::Scheduler>::StreamPrepare<Request, Reply>;
 
   // `queue` outlives this. `security` secures the calls to the active: this
   // replica's own certificate and CA, and the name checked in the active's
@@ -71,9 +75,7 @@ class ActiveForwarder {
                const Request& request, Reply* reply, grpc_util::Done done) {
     grpc_util::CallHandle handle = ClientFor(address).Call(
         prepare, request,
-        [reply,
-         where =
-             absl::StrCat("forwarded to the active scheduler ", active_id, " at ", address, ": "),
+        [reply, where = ErrorPrefix(active_id, address),
          done = std::move(done)](absl::StatusOr<Reply> answer) mutable {
           if (answer.ok()) {
             *reply = *std::move(answer);
@@ -89,7 +91,32 @@ class ActiveForwarder {
     context.OnCancel([handle]() mutable { handle.Cancel(); });
   }
 
+  // The same for a server-streaming call: every message the active replica
+  // streams is written to `writer`, and its end ends the caller's stream.
+  template <typename Request, typename Reply>
+  void ForwardStream(const std::string& active_id, const std::string& address,
+                     StreamPrepare<Request, Reply> prepare, const Request& request,
+                     grpc_util::ServerWriter<Reply> writer) {
+    grpc_util::CallContext& context = writer.context();
+    auto relay = std::make_shared<grpc_util::ServerWriter<Reply>>(std::move(writer));
+    grpc_util::CallHandle handle = ClientFor(address).Stream(
+        prepare, request,
+        // The writer queues what the caller has yet to take; the active
+        // replica already paces and merges what it streams.
+        [relay](const Reply& message) { relay->Write(message); },
+        [relay, where = ErrorPrefix(active_id, address)](absl::Status status) mutable {
+          relay->Finish(status.ok()
+                            ? status
+                            : absl::Status(status.code(), absl::StrCat(where, status.message())));
+        },
+        OptionsFor(context));
+    context.OnCancel([handle]() mutable { handle.Cancel(); });
+  }
+
  private:
+  static std::string ErrorPrefix(const std::string& active_id, const std::string& address) {
+    return absl::StrCat("forwarded to the active scheduler ", active_id, " at ", address, ": ");
+  }
   grpc_util::AsyncClient<v1::Scheduler>& ClientFor(const std::string& address);
   // The caller's remaining time and bearer token, and the mark.
   grpc_util::CallOptions OptionsFor(grpc_util::CallContext& context) const;

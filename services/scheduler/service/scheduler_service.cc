@@ -219,9 +219,15 @@ void SchedulerService::HandleListRuns(CallContext& /*context*/, const v1::ListRu
   Forward(Access::kRead, &TaskEngine::ListRuns, request, reply, std::move(done));
 }
 
-void SchedulerService::HandleWatchRuns(CallContext& /*context*/,
-                                       const v1::WatchRunsRequest& request,
+void SchedulerService::HandleWatchRuns(CallContext& context, const v1::WatchRunsRequest& request,
                                        grpc_util::ServerWriter<v1::WatchRunsResponse> writer) {
+  // On a standby: the active replica's stream, relayed.
+  if (std::optional<Active> active = ForwardTarget(context)) {
+    forwarder_->ForwardStream(active->id, active->address,
+                              &v1::Scheduler::Stub::PrepareAsyncWatchRuns, request,
+                              std::move(writer));
+    return;
+  }
   // Admitted inside, once the stream is registered: a lease lost between
   // the check and the registration still ends it.
   watches_.Watch(request, std::move(writer));

@@ -13,8 +13,8 @@
 //     holder, a call already forwarded once) UNAVAILABLE: "this replica is a
 //     standby; the active scheduler is <holder_id> at <holder_address>" (or
 //     "no replica holds the lease yet"), so clients retry there. WatchRuns
-//     is not forwarded: on a standby it answers that UNAVAILABLE, and
-//     streams end UNAVAILABLE when the lease is lost.
+//     is forwarded the same way (a relayed stream); its streams on the
+//     active replica end UNAVAILABLE when the lease is lost.
 //
 //   SchedulerService api("sched-a", &engine, &events, &monitor, &wall_clock);
 //   api.Register(host.server());
