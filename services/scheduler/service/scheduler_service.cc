@@ -108,9 +108,9 @@ std::string SchedulerService::StandbyMessage(const LeaseKeeper* keeper) const {
 }
 
 template <typename Request, typename Reply>
-void SchedulerService::Forward(Access access,
-                               void (TaskEngine::*method)(const Request&, Answer<Reply>),
-                               const Request& request, Reply* reply, Done done) {
+void SchedulerService::ToEngine(Access access,
+                                void (TaskEngine::*method)(const Request&, Answer<Reply>),
+                                const Request& request, Reply* reply, Done done) {
   if (absl::Status admitted = Admit(access); !admitted.ok()) {
     done(std::move(admitted));
     return;
@@ -149,7 +149,7 @@ void SchedulerService::Write(CallContext& context,
                         std::move(done));
     return;
   }
-  Forward(Access::kWrite, method, request, reply, std::move(done));
+  ToEngine(Access::kWrite, method, request, reply, std::move(done));
 }
 
 void SchedulerService::HandleCreateTask(CallContext& context, const v1::CreateTaskRequest& request,
@@ -160,13 +160,13 @@ void SchedulerService::HandleCreateTask(CallContext& context, const v1::CreateTa
 
 void SchedulerService::HandleGetTask(CallContext& /*context*/, const v1::GetTaskRequest& request,
                                      v1::GetTaskResponse* reply, Done done) {
-  Forward(Access::kRead, &TaskEngine::GetTask, request, reply, std::move(done));
+  ToEngine(Access::kRead, &TaskEngine::GetTask, request, reply, std::move(done));
 }
 
 void SchedulerService::HandleListTasks(CallContext& /*context*/,
                                        const v1::ListTasksRequest& request,
                                        v1::ListTasksResponse* reply, Done done) {
-  Forward(Access::kRead, &TaskEngine::ListTasks, request, reply, std::move(done));
+  ToEngine(Access::kRead, &TaskEngine::ListTasks, request, reply, std::move(done));
 }
 
 void SchedulerService::HandleUpdateTask(CallContext& context, const v1::UpdateTaskRequest& request,
@@ -211,12 +211,12 @@ void SchedulerService::HandleCancelRun(CallContext& context, const v1::CancelRun
 
 void SchedulerService::HandleGetRun(CallContext& /*context*/, const v1::GetRunRequest& request,
                                     v1::GetRunResponse* reply, Done done) {
-  Forward(Access::kRead, &TaskEngine::GetRun, request, reply, std::move(done));
+  ToEngine(Access::kRead, &TaskEngine::GetRun, request, reply, std::move(done));
 }
 
 void SchedulerService::HandleListRuns(CallContext& /*context*/, const v1::ListRunsRequest& request,
                                       v1::ListRunsResponse* reply, Done done) {
-  Forward(Access::kRead, &TaskEngine::ListRuns, request, reply, std::move(done));
+  ToEngine(Access::kRead, &TaskEngine::ListRuns, request, reply, std::move(done));
 }
 
 void SchedulerService::HandleWatchRuns(CallContext& context, const v1::WatchRunsRequest& request,

@@ -126,14 +126,14 @@ class SchedulerService {
   absl::Status Admit(Access access) const;
   std::string StandbyMessage(const LeaseKeeper* keeper) const;
 
-  // Forwards to the engine method of the same name, filling the reply from
-  // its answer.
+  // Admits the call (Admit) and hands it to the engine method of the same
+  // name, filling the reply from its answer.
   template <typename Request, typename Reply>
-  void Forward(Access access, void (TaskEngine::*method)(const Request&, Answer<Reply>),
-               const Request& request, Reply* reply, grpc_util::Done done);
+  void ToEngine(Access access, void (TaskEngine::*method)(const Request&, Answer<Reply>),
+                const Request& request, Reply* reply, grpc_util::Done done);
   // A write: to the engine on the active replica; on a standby, to the
   // active replica through the forwarder when one is set and the active is
-  // known (and the call was not itself forwarded); else as Forward.
+  // known (and the call was not itself forwarded); else as ToEngine.
   template <typename Request, typename Reply>
   void Write(grpc_util::CallContext& context,
              void (TaskEngine::*method)(const Request&, Answer<Reply>),
