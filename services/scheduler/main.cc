@@ -203,17 +203,14 @@ int main(int argc, char** argv) {
     fetcher.SetDefaultMetadata({grpc_util::auth::BearerMetadata(*token)});
   }
   // Writes a standby passes on to the active replica (active_forwarder.h),
-  // with the same certificate and CA.
+  // over the same credentials (one set of watched files), checking the
+  // active's certificate for its own name.
   grpc_util::ClientQueue replica_queue("replica-client");
-  absl::StatusOr<grpc_util::ChannelSecurity> replica_security =
-      grpc_util::MakeChannelSecurity(client_files, absl::GetFlag(FLAGS_replica_tls_server_name));
-  if (!replica_security.ok()) {
-    spdlog::critical("scheduler: calls to the active replica: {}", replica_security.status());
-    return 1;
-  }
   std::optional<scheduler::ActiveForwarder> forwarder;
   if (absl::GetFlag(FLAGS_forward_to_active)) {
-    forwarder.emplace(replica_id, &replica_queue, *std::move(replica_security));
+    grpc_util::ChannelSecurity replica_security = *security;
+    replica_security.server_name = absl::GetFlag(FLAGS_replica_tls_server_name);
+    forwarder.emplace(replica_id, &replica_queue, std::move(replica_security));
   }
   grpc_util::AsyncClient<Health> storage_health(storage_channel, &storage_queue);
   grpc_util::AsyncClient<Health> fetcher_health(fetcher_channel, &fetcher_queue);
