@@ -75,17 +75,10 @@ class ActiveForwarder {
                const Request& request, Reply* reply, grpc_util::Done done) {
     grpc_util::CallHandle handle = ClientFor(address).Call(
         prepare, request,
-        [reply, where = ErrorPrefix(active_id, address),
+        [reply, where = Where(active_id, address),
          done = std::move(done)](absl::StatusOr<Reply> answer) mutable {
-          if (answer.ok()) {
-            *reply = *std::move(answer);
-            done(absl::OkStatus());
-            return;
-          }
-          // Said so, so that a client knows which replica (or the way to
-          // it) the error came from.
-          done(
-              absl::Status(answer.status().code(), absl::StrCat(where, answer.status().message())));
+          if (answer.ok()) *reply = *std::move(answer);
+          done(Relayed(where, answer.status()));
         },
         OptionsFor(context));
     context.OnCancel([handle]() mutable { handle.Cancel(); });
@@ -104,18 +97,22 @@ class ActiveForwarder {
         // The writer queues what the caller has yet to take; the active
         // replica already paces and merges what it streams.
         [relay](const Reply& message) { relay->Write(message); },
-        [relay, where = ErrorPrefix(active_id, address)](absl::Status status) mutable {
-          relay->Finish(status.ok()
-                            ? status
-                            : absl::Status(status.code(), absl::StrCat(where, status.message())));
+        [relay, where = Where(active_id, address)](absl::Status status) mutable {
+          relay->Finish(Relayed(where, status));
         },
         OptionsFor(context));
     context.OnCancel([handle]() mutable { handle.Cancel(); });
   }
 
  private:
-  static std::string ErrorPrefix(const std::string& active_id, const std::string& address) {
+  static std::string Where(const std::string& active_id, const std::string& address) {
     return absl::StrCat("forwarded to the active scheduler ", active_id, " at ", address, ": ");
+  }
+  // The active replica's answer as the caller gets it: an error says where
+  // it came from, so a client knows which replica (or the way to it) failed.
+  static absl::Status Relayed(const std::string& where, const absl::Status& status) {
+    if (status.ok()) return status;
+    return absl::Status(status.code(), absl::StrCat(where, status.message()));
   }
   grpc_util::AsyncClient<v1::Scheduler>& ClientFor(const std::string& address);
   // The caller's remaining time and bearer token, and the mark.

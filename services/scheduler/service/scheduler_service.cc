@@ -11,6 +11,16 @@ namespace coffer::scheduler {
 using grpc_util::CallContext;
 using grpc_util::Done;
 
+namespace {
+
+// Whether the lease, as this replica last saw it, had time left: a holder
+// whose lease ran out is no longer active.
+bool HasRemaining(const v1::Lease& lease) {
+  return lease.remaining().seconds() > 0 || lease.remaining().nanos() > 0;
+}
+
+}  // namespace
+
 SchedulerService::SchedulerService(std::string replica_id, TaskEngine* engine, RunEvents* events,
                                    DependencyMonitor* dependencies, WaitableClock* clock)
     : replica_id_(std::move(replica_id)),
@@ -99,7 +109,7 @@ std::string SchedulerService::StandbyMessage(const LeaseKeeper* keeper) const {
   if (lease.holder_id() == replica_id_) {
     return "this replica is a standby; it is acquiring the lease again";
   }
-  if (lease.remaining().seconds() == 0 && lease.remaining().nanos() == 0) {
+  if (!HasRemaining(lease)) {
     return absl::StrCat("this replica is a standby; no replica holds the lease now (the last was ",
                         lease.holder_id(), " at ", lease.holder_address(), ")");
   }
@@ -131,8 +141,7 @@ std::optional<SchedulerService::Active> SchedulerService::ForwardTarget(
   const LeaseKeeperStatus status = keeper->GetStatus();
   if (!status.lease.has_value()) return std::nullopt;
   const v1::Lease& lease = *status.lease;
-  const bool live = lease.remaining().seconds() > 0 || lease.remaining().nanos() > 0;
-  if (!live || lease.holder_id().empty() || lease.holder_id() == replica_id_ ||
+  if (!HasRemaining(lease) || lease.holder_id().empty() || lease.holder_id() == replica_id_ ||
       lease.holder_address().empty()) {
     return std::nullopt;
   }
