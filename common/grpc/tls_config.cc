@@ -17,11 +17,12 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include "common/secret/wipe.h"
 
 namespace coffer::grpc_util {
 namespace {
@@ -34,9 +35,7 @@ class SecretText {
   SecretText() = default;
   SecretText(const SecretText&) = delete;
   SecretText& operator=(const SecretText&) = delete;
-  ~SecretText() {
-    if (!text_.empty()) OPENSSL_cleanse(text_.data(), text_.size());
-  }
+  ~SecretText() { secret::WipeString(text_); }
   std::string& text() { return text_; }
 
  private:

@@ -16,14 +16,10 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include "common/secret/wipe.h"
+
 namespace coffer::grpc_util::auth {
 namespace {
-
-// Wipes a buffer that held tokens; OPENSSL_cleanse is not optimized away.
-void Wipe(std::string& text) {
-  if (!text.empty()) OPENSSL_cleanse(text.data(), text.size());
-  text.clear();
-}
 
 // A tokens file is a few lines; anything bigger is the wrong file.
 constexpr off_t kMaxFileBytes = 1 << 20;
@@ -172,7 +168,7 @@ absl::StatusOr<std::shared_ptr<const TokenStore::Table>> TokenStore::Load(const 
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int error = errno;
-      Wipe(text);
+      secret::WipeString(text);
       return ErrnoStatus(error, path);
     }
     if (n == 0) break;  // shrank since fstat: parse what is there
@@ -180,7 +176,7 @@ absl::StatusOr<std::shared_ptr<const TokenStore::Table>> TokenStore::Load(const 
   }
   absl::StatusOr<std::shared_ptr<const Table>> table =
       Parse(std::string_view(text.data(), filled), path);
-  Wipe(text);
+  secret::WipeString(text);
   if (!table.ok()) return table.status();
   *version = VersionOf(info);
   if ((info.st_mode & S_IROTH) != 0) {

@@ -6,14 +6,6 @@
 
 namespace coffer::storage::db {
 
-void WipeString(std::string& s) {
-  // Writing through data() is defined up to size(): grow to the capacity
-  // first so that the bytes past the end are covered too (no reallocation).
-  s.resize(s.capacity());
-  if (!s.empty()) explicit_bzero(s.data(), s.size());
-  s.clear();
-}
-
 SecretString::SecretString(std::string&& value) : value_(std::move(value)) { WipeString(value); }
 
 SecretString::~SecretString() { WipeString(value_); }

@@ -6,6 +6,8 @@
 
 #include "absl/strings/string_view.h"
 
+#include "common/secret/wipe.h"
+
 namespace coffer::storage::db {
 
 // Holds a secret (the database key, a key pragma) and wipes its buffer with
@@ -52,9 +54,8 @@ class SecretString {
 // the bytes are.
 using SecretBytes = SecretString;
 
-// Overwrites every byte of `s`'s buffer (its whole capacity) with zeros, then
-// empties it. For temporaries that held secret bytes.
-void WipeString(std::string& s);
+// For temporaries that held secret bytes (common/secret/wipe.h).
+using ::coffer::secret::WipeString;
 
 inline std::ostream& operator<<(std::ostream& os, const SecretString&) {
   return os << "<redacted>";
